@@ -1,0 +1,148 @@
+"""Magic 8 Ball voice: the Gradio Blocks UI and its API (`/ask`, `/ask_stream`).
+
+`python app.py` serves it on GRADIO_SERVER_NAME:GRADIO_SERVER_PORT (default 127.0.0.1:7860).
+No model code lives here: everything goes through `pipelines.magic8.Magic8Ball`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import gradio as gr
+
+from pipelines.errors import UserFacingError
+from pipelines.magic8 import Magic8Ball, embedded_backends
+from pipelines.settings import Settings, SettingsError
+
+log = logging.getLogger("magic8.app")
+
+INTERNAL_ERROR = "The Magic 8 Ball clouded over (an internal error). Please ask again."
+ANSWER_FILE_LIFETIME_S = 600
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Show a person's mistake as its own message, and anything else as a short apology (logged)."""
+    try:
+        yield
+    except UserFacingError as error:
+        log.info("refused: %s", error)
+        raise gr.Error(str(error), print_exception=False) from None
+    except Exception:
+        log.exception("request failed")
+        raise gr.Error(INTERNAL_ERROR, print_exception=False) from None
+
+
+class AnswerFiles:
+    """Complete answer MP3s for `/ask`; Gradio copies each into its cache, old ones are removed."""
+
+    def __init__(self) -> None:
+        self._dir = Path(tempfile.mkdtemp(prefix="magic8-answers-"))
+
+    def save(self, mp3: bytes) -> str:
+        """Write `mp3` to a new file and return its path."""
+        now = time.time()
+        for old in self._dir.glob("*.mp3"):
+            if now - old.stat().st_mtime > ANSWER_FILE_LIFETIME_S:
+                old.unlink(missing_ok=True)
+        with tempfile.NamedTemporaryFile(dir=self._dir, suffix=".mp3", delete=False) as file:
+            file.write(mp3)
+        return file.name
+
+
+def build_app(ball: Magic8Ball) -> gr.Blocks:
+    """The Blocks UI (microphone or upload in, streamed speech out) and the two API endpoints."""
+    answer_files = AnswerFiles()
+
+    def generate_response(audio_path: str | None, progress=gr.Progress()):
+        progress(0.1, desc="Listening")
+        with user_errors():
+            for question, answer in ball.generate_response(audio_path):
+                if answer is None:
+                    progress(0.5, desc="Consulting the spirits")
+                    yield question, None, ""
+                else:
+                    yield question, answer, gr.skip()
+
+    def read_response(answer: str | None):
+        if not answer:
+            return
+        with user_errors():
+            for index, chunk in enumerate(ball.read_response(answer)):
+                yield chunk, answer if index == 0 else gr.skip()
+
+    def ask(audio_path: str | None) -> tuple[str, str, str]:
+        with user_errors():
+            question = ball.transcribe(audio_path)
+            answer = ball.answer(question)
+            return question, answer, answer_files.save(ball.speak(answer))
+
+    def ask_stream(audio_path: str | None):
+        with user_errors():
+            for question, answer in ball.generate_response(audio_path):
+                if answer is None:
+                    yield question, "", None
+            for chunk in ball.read_response(answer):
+                yield question, answer, chunk
+
+    with gr.Blocks(title="Magic 8 Ball") as demo:
+        gr.Markdown("# Magic 8 Ball 🎱\nAsk a question and receive wisdom")
+        recording = gr.Audio(
+            sources=["microphone", "upload"], type="filepath", label="Ask your question"
+        )
+        question_box = gr.Textbox(label="Question", interactive=False)
+        answer_box = gr.Textbox(label="Answer", interactive=False)
+        speech = gr.Audio(
+            label="The Magic 8 Ball says", streaming=True, autoplay=True, interactive=False
+        )
+        gr.Markdown(f"<small>{ball.backends.label}</small>", elem_id="backends")
+        answer_state = gr.State()
+
+        gr.on(
+            [recording.stop_recording, recording.upload],
+            generate_response,
+            inputs=recording,
+            outputs=[question_box, answer_state, answer_box],
+            api_visibility="private",
+        ).success(
+            read_response,
+            inputs=answer_state,
+            outputs=[speech, answer_box],
+            api_visibility="private",
+        )
+
+        with gr.Row(visible=False):
+            complete_mp3 = gr.Audio(type="filepath", format="mp3", label="Spoken answer")
+            ask_button = gr.Button()
+            ask_stream_button = gr.Button()
+        ask_button.click(
+            ask, inputs=recording, outputs=[question_box, answer_box, complete_mp3], api_name="ask"
+        )
+        ask_stream_button.click(
+            ask_stream,
+            inputs=recording,
+            outputs=[question_box, answer_box, speech],
+            api_name="ask_stream",
+        )
+    return demo
+
+
+def main() -> None:
+    """Read settings, build the embedded backends and serve the app."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        sys.exit(f"Invalid setting: {error}")
+    ball = Magic8Ball(settings, embedded_backends(settings))
+    build_app(ball).queue().launch()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""One Settings object, read from environment variables and validated once at start-up."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping
+
+ASR_MODELS = ("tiny.en",)
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the app cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the app. Build it with `Settings.from_env()`."""
+
+    seed: int | None = None
+    max_seconds: float = 30.0
+    chunk_seconds: float = 1.0
+    asr_model: str = "tiny.en"
+    cpu_threads: int = 0
+    llm_gguf: str | None = None
+    piper_voice: str | None = None
+    hf_token: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """Read MAGIC8_* and HF_TOKEN from `env` (default: os.environ) and validate them."""
+        env = os.environ if env is None else env
+
+        def text(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        def number(name: str, kind: type, default, low, high):
+            raw = text(name)
+            if raw is None:
+                return default
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise SettingsError(f"{name}={raw!r} is not a {kind.__name__}") from None
+            if not low <= value <= high:
+                raise SettingsError(f"{name}={raw!r} must be between {low} and {high}")
+            return value
+
+        asr_model = text("MAGIC8_ASR_MODEL") or cls.asr_model
+        if asr_model not in ASR_MODELS:
+            raise SettingsError(
+                f"MAGIC8_ASR_MODEL={asr_model!r} is not one of {', '.join(ASR_MODELS)}"
+            )
+        for name in ("MAGIC8_LLM_GGUF", "MAGIC8_PIPER_VOICE"):
+            path = text(name)
+            if path is not None and not os.path.isfile(path):
+                raise SettingsError(f"{name}={path!r} is not a file")
+        return cls(
+            seed=number("MAGIC8_SEED", int, None, 0, 2**31 - 1),
+            max_seconds=number("MAGIC8_MAX_SECONDS", float, cls.max_seconds, 1.0, 600.0),
+            chunk_seconds=number("MAGIC8_CHUNK_SECONDS", float, cls.chunk_seconds, 0.1, 30.0),
+            asr_model=asr_model,
+            cpu_threads=number("MAGIC8_CPU_THREADS", int, cls.cpu_threads, 0, 256),
+            llm_gguf=text("MAGIC8_LLM_GGUF"),
+            piper_voice=text("MAGIC8_PIPER_VOICE"),
+            hf_token=text("HF_TOKEN"),
+        )
+
+    @property
+    def threads(self) -> int:
+        """CPU threads for the local models (MAGIC8_CPU_THREADS, 0 = all cores)."""
+        return self.cpu_threads or os.cpu_count() or 1

@@ -1,0 +1,123 @@
+"""End to end: the real app on a loopback port, driven by the real gradio_client."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from gradio_client import handle_file
+from gradio_client.exceptions import AppError
+
+from tests.conftest import QUESTION_WORDS, ROOT
+from tests.helpers import ffmpeg
+
+TIMEOUT_S = 60  # far above any real request; a hang fails the test instead of the whole run
+
+
+def ask(client, path, api_name="/ask"):
+    return client.submit(handle_file(str(path)) if path else None, api_name=api_name).result(
+        timeout=TIMEOUT_S
+    )
+
+
+def segments(playlist: str) -> int:
+    """How many audio segments an HLS playlist (what a streamed gr.Audio gives a client) lists."""
+    return Path(playlist).read_text().count("#EXTINF")
+
+
+def test_ask_returns_transcript_answer_and_mp3(client, question_wav):
+    question, answer, mp3_path = ask(client, question_wav)
+    for word in QUESTION_WORDS:
+        assert word in question.lower()
+    assert 1 <= len(answer.split()) <= 30
+    assert "magic 8 ball" not in answer.lower()
+    samples, rate = sf.read(mp3_path)
+    assert samples.size / rate >= 0.5
+    assert np.sqrt(np.mean(samples**2)) > 0.01
+
+
+def test_ask_stream_sends_audio_while_it_speaks(client, question_wav):
+    job = client.submit(handle_file(str(question_wav)), api_name="/ask_stream")
+    updates = list(job)
+    job.result(timeout=TIMEOUT_S)
+    first_question = updates[0][0]
+    assert all(word in first_question.lower() for word in QUESTION_WORDS)
+    assert updates[0][1] == ""  # the question shows before the answer exists
+    counts = [segments(playlist) for _q, _a, playlist in updates]
+    first_audio = next(i for i, count in enumerate(counts) if count)
+    assert first_audio < len(updates) - 1 and counts[first_audio] < counts[-1]
+    # With MAGIC8_SEED set, the streamed answer is the one /ask gives.
+    assert updates[-1][1] == ask(client, question_wav)[1]
+
+
+def test_stereo_48k_upload_is_understood(client, question_wav, tmp_path):
+    stereo = tmp_path / "stereo48k.wav"
+    ffmpeg("-i", str(question_wav), "-ar", "48000", "-ac", "2", str(stereo))
+    question, _answer, _mp3 = ask(client, stereo)
+    assert all(word in question.lower() for word in QUESTION_WORDS)
+
+
+def _silence(path: Path) -> None:
+    sf.write(path, np.zeros(32_000, np.float32), 16_000)
+
+
+def _noise(path: Path) -> None:
+    sf.write(path, np.random.default_rng(1).normal(0, 0.05, 48_000).astype(np.float32), 16_000)
+
+
+def _blip(path: Path) -> None:
+    sf.write(path, 0.3 * np.ones(1_600, np.float32), 16_000)
+
+
+def _ten_minutes(path: Path) -> None:
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=220:duration=600", "-b:a", "32k", str(path))
+
+
+BAD_INPUTS = {
+    "nothing": (None, None, "record or upload a question"),
+    "too short": ("blip.wav", _blip, "only 0.1 s long"),
+    "silence": ("silence.wav", _silence, "didn't catch a question"),
+    "noise": ("noise.wav", _noise, "didn't catch a question"),
+    "corrupt": ("corrupt.wav", lambda p: p.write_bytes(bytes(range(256)) * 40), "not a recording"),
+    "text as mp3": ("notes.mp3", lambda p: p.write_text("buy milk\n" * 50), "not a recording"),
+    "ten minutes": ("long.mp3", _ten_minutes, "10 min 0 s long"),
+}
+
+
+@pytest.mark.parametrize("api_name", ["/ask", "/ask_stream"])
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_gets_a_human_message(client, tmp_path, case, api_name):
+    name, make, message = BAD_INPUTS[case]
+    path = None
+    if name:
+        path = tmp_path / name
+        make(path)
+    with pytest.raises(AppError) as error:
+        ask(client, path, api_name)
+    assert message in str(error.value)
+    assert "Traceback" not in str(error.value)
+
+
+def test_still_answers_after_bad_input(client, question_wav, tmp_path):
+    broken = tmp_path / "broken.mp3"
+    broken.write_text("not audio")
+    with pytest.raises(AppError):
+        ask(client, broken)
+    question, answer, _mp3 = ask(client, question_wav)
+    assert "bicycle" in question.lower() and answer
+
+
+def test_readme_client_snippet_runs(server, question_wav):
+    readme = (ROOT / "README.md").read_text()
+    snippet = re.search(r"<!-- client-snippet -->\s*```python\n(.*?)```", readme, re.S).group(1)
+    snippet = snippet.replace("http://127.0.0.1:7860/", server[0]).replace(
+        '"question.wav"', repr(str(question_wav))
+    )
+    scope: dict = {}
+    exec(compile(snippet, "README.md", "exec"), scope)
+    assert "bicycle" in scope["question"].lower()
+    assert scope["answer"] and Path(scope["mp3_path"]).stat().st_size > 1000
+    assert segments(scope["playlist"]) >= 1

@@ -1,0 +1,39 @@
+import pytest
+
+from pipelines.settings import Settings, SettingsError
+
+
+def test_defaults_need_no_environment():
+    settings = Settings.from_env({})
+    assert settings.seed is None
+    assert settings.max_seconds == 30.0
+    assert settings.asr_model == "tiny.en"
+    assert settings.hf_token is None
+    assert settings.threads >= 1
+
+
+def test_values_are_read_and_typed():
+    settings = Settings.from_env(
+        {"MAGIC8_SEED": "42", "MAGIC8_MAX_SECONDS": "12.5", "MAGIC8_CHUNK_SECONDS": "2"}
+    )
+    assert (settings.seed, settings.max_seconds, settings.chunk_seconds) == (42, 12.5, 2.0)
+
+
+@pytest.mark.parametrize(
+    "env, complaint",
+    [
+        ({"MAGIC8_SEED": "soon"}, "MAGIC8_SEED"),
+        ({"MAGIC8_MAX_SECONDS": "0"}, "between"),
+        ({"MAGIC8_ASR_MODEL": "huge"}, "MAGIC8_ASR_MODEL"),
+        ({"MAGIC8_LLM_GGUF": "/no/such/model.gguf"}, "not a file"),
+    ],
+)
+def test_bad_values_are_refused_at_start_up(env, complaint):
+    with pytest.raises(SettingsError, match=complaint):
+        Settings.from_env(env)
+
+
+def test_token_never_shows_in_repr():
+    settings = Settings.from_env({"HF_TOKEN": "hf_secret_value"})
+    assert settings.hf_token == "hf_secret_value"
+    assert "hf_secret_value" not in repr(settings)

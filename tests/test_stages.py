@@ -1,0 +1,99 @@
+"""Each stage on its own, with the real embedded models."""
+
+import numpy as np
+import pytest
+
+from pipelines.audio import ASR_SAMPLE_RATE, decode_question
+from pipelines.errors import UserFacingError
+from pipelines.llm import CLASSIC_ANSWERS, build_messages, classic_answer, clean_answer
+from tests.conftest import QUESTION_WORDS
+
+
+def test_whisper_transcribes_a_spoken_question(ball, question_wav):
+    samples = decode_question(str(question_wav), max_seconds=30)
+    text = ball.backends.transcriber.transcribe(samples, ASR_SAMPLE_RATE).lower()
+    for word in QUESTION_WORDS:
+        assert word in text
+
+
+def test_whisper_hears_nothing_in_noise(ball):
+    noise = np.random.default_rng(0).normal(0, 0.05, 3 * ASR_SAMPLE_RATE).astype(np.float32)
+    assert ball.backends.transcriber.transcribe(noise, ASR_SAMPLE_RATE) == ""
+
+
+@pytest.mark.parametrize(
+    "question", ["Will I find love this year?", "Should I learn to play the guitar?"]
+)
+def test_answer_is_short_and_never_names_the_ball(ball, question):
+    answer = ball.backends.answerer.answer(question, seed=3)
+    assert 1 <= len(answer.split()) <= 30
+    assert "magic 8 ball" not in answer.lower()
+    assert ":" not in answer
+
+
+def test_same_seed_same_answer(ball):
+    answerer = ball.backends.answerer
+    assert answerer.answer("Is today my lucky day?", seed=11) == answerer.answer(
+        "Is today my lucky day?", seed=11
+    )
+
+
+def test_piper_streams_one_chunk_per_sentence(ball):
+    speaker = ball.backends.speaker
+    chunks = list(speaker.stream("The early bird gets the worm. Still waters run deep."))
+    assert len(chunks) == 2
+    for chunk in chunks:
+        assert chunk.dtype == np.float32
+        assert np.max(np.abs(chunk)) <= 1.0
+        assert 0.5 < chunk.size / speaker.sample_rate < 4.0
+
+
+def test_prompt_is_persona_examples_then_question():
+    messages = build_messages("Will it snow?")
+    assert messages[0]["role"] == "system" and "Magic 8 Ball" in messages[0]["content"]
+    assert messages[-1] == {
+        "role": "user",
+        "content": "Magic 8 Ball please answer this question - Will it snow?",
+    }
+    assert [m["role"] for m in messages[1:-1]] == ["user", "assistant"] * 6
+
+
+@pytest.mark.parametrize(
+    "raw, cleaned",
+    [
+        ("Magic 8 Ball: The early bird gets the worm.", "The early bird gets the worm."),
+        ("**Still waters run deep**", "Still waters run deep."),
+        ("Yes. Maybe. No. Perhaps.", "Yes. Maybe."),
+        ("time will tell, Magic eight-ball.", "Time will tell."),
+        ("No, no no no no no", None),
+        ("  :  ", None),
+    ],
+)
+def test_reply_cleaning(raw, cleaned):
+    assert clean_answer(raw) == cleaned
+
+
+def test_long_reply_is_cut_to_thirty_words():
+    raw = " ".join(f"w{i}" for i in range(50))
+    assert len(clean_answer(raw).split()) == 30
+
+
+def test_classic_answer_is_one_of_twenty():
+    assert len(CLASSIC_ANSWERS) == 20
+    assert classic_answer(5) in CLASSIC_ANSWERS
+    assert classic_answer(5) == classic_answer(5)
+
+
+def test_silent_recording_is_not_transcribed(ball, tmp_path):
+    import soundfile as sf
+
+    path = tmp_path / "silence.wav"
+    sf.write(path, np.zeros(2 * 16_000, np.float32), 16_000)
+    with pytest.raises(UserFacingError, match="didn't catch a question"):
+        ball.transcribe(str(path))
+
+
+def test_read_response_streams_mp3_chunks(ball):
+    chunks = list(ball.read_response("The early bird gets the worm. Still waters run deep."))
+    assert len(chunks) >= 2
+    assert all(isinstance(chunk, bytes) and chunk for chunk in chunks)
