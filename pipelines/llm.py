@@ -121,8 +121,8 @@ class LlamaCppAnswerer:
         llm = Llama(model_path=str(self._gguf), n_ctx=1024, n_threads=self._threads, verbose=False)
         self._format = Jinja2ChatFormatter(
             template=llm.metadata["tokenizer.chat_template"],
-            eos_token=llm.detokenize([llm.token_eos()]).decode(),
-            bos_token=llm.detokenize([llm.token_bos()]).decode(),
+            eos_token=llm.detokenize([llm.token_eos()], special=True).decode(),
+            bos_token=llm.detokenize([llm.token_bos()], special=True).decode(),
         )
         one, other = (self._tokens(llm, question) for question in ("Yes?", "No?"))
         shared = next(i for i, (a, b) in enumerate(zip(one, other)) if a != b)

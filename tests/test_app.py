@@ -11,8 +11,8 @@ import soundfile as sf
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
-from tests.conftest import QUESTION_WORDS, ROOT
-from tests.helpers import ffmpeg
+from tests.conftest import QUESTION_WORDS
+from tests.helpers import ROOT, ffmpeg
 
 TIMEOUT_S = 60  # far above any real request; a hang fails the test instead of the whole run
 
