@@ -141,6 +141,7 @@ def main() -> None:
     except SettingsError as error:
         sys.exit(f"Invalid setting: {error}")
     ball = Magic8Ball(settings, embedded_backends(settings))
+    ball.warm_up()
     build_app(ball).queue().launch()
 
 

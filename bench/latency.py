@@ -106,7 +106,7 @@ def main() -> None:
     with server as url:
         client = Client(url, verbose=False)
         time_stream(client, wavs[0])  # warm-up: models load on first use
-        print(f"{'question':<46} {'length':>6} {'text':>6} {'audio':>6} {'end':>6}  answer")
+        print(f"{'question':<62} {'length':>6} {'text':>6} {'audio':>6} {'end':>6}  answer")
         firsts, ends = [], []
         for _ in range(args.rounds):
             for wav, text in zip(wavs, QUESTIONS):
@@ -115,7 +115,7 @@ def main() -> None:
                 firsts.append(to_audio)
                 ends.append(to_end)
                 print(
-                    f"{text:<46} {length:5.1f}s {to_text:5.2f}s {to_audio:5.2f}s {to_end:5.2f}s"
+                    f"{text:<62} {length:5.1f}s {to_text:5.2f}s {to_audio:5.2f}s {to_end:5.2f}s"
                     f"  {answer}"
                 )
     split = stage_split(ball, wavs)

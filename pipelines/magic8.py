@@ -60,6 +60,15 @@ class Magic8Ball:
         self.settings = settings
         self.backends = backends
 
+    def warm_up(self) -> None:
+        """Load every model and run each once, so the first visitor does not wait for loading."""
+        started = time.perf_counter()
+        self.backends.transcriber.transcribe(np.zeros(audio.ASR_SAMPLE_RATE, np.float32), 16_000)
+        self.backends.answerer.answer("Will this work?", seed=0)
+        for _chunk in self.backends.speaker.stream("Ready."):
+            pass
+        log.info("models loaded and warmed up in %.1f s", time.perf_counter() - started)
+
     def transcribe(self, audio_path: str | None) -> str:
         """Decode and check the recording, then transcribe it. Raises UserFacingError."""
         if not audio_path:

@@ -98,3 +98,13 @@ def test_read_response_streams_mp3_chunks(ball):
     chunks = list(ball.read_response("The early bird gets the worm. Still waters run deep."))
     assert len(chunks) >= 2
     assert all(isinstance(chunk, bytes) and chunk for chunk in chunks)
+
+
+def test_token_is_reported_ignored_but_never_logged(caplog):
+    from pipelines.magic8 import embedded_backends
+    from pipelines.settings import Settings
+
+    with caplog.at_level("WARNING", logger="magic8"):
+        embedded_backends(Settings.from_env({"HF_TOKEN": "hf_do_not_print_me"}))
+    assert "HF_TOKEN is set" in caplog.text and "ignored" in caplog.text
+    assert "hf_do_not_print_me" not in caplog.text
