@@ -63,7 +63,8 @@ class Magic8Ball:
     def warm_up(self) -> None:
         """Load every model and run each once, so the first visitor does not wait for loading."""
         started = time.perf_counter()
-        self.backends.transcriber.transcribe(np.zeros(audio.ASR_SAMPLE_RATE, np.float32), 16_000)
+        silence = np.zeros(audio.ASR_SAMPLE_RATE, np.float32)
+        self.backends.transcriber.transcribe(silence, audio.ASR_SAMPLE_RATE)
         self.backends.answerer.answer("Will this work?", seed=0)
         for _chunk in self.backends.speaker.stream("Ready."):
             pass
