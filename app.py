@@ -17,7 +17,7 @@ from typing import Iterator
 import gradio as gr
 
 from pipelines.errors import UserFacingError
-from pipelines.magic8 import Magic8Ball, embedded_backends
+from pipelines.magic8 import Magic8Ball, Turn, build_backends
 from pipelines.settings import Settings, SettingsError
 
 log = logging.getLogger("magic8.app")
@@ -56,19 +56,32 @@ class AnswerFiles:
         return file.name
 
 
+def small(text: str) -> str:
+    """Markdown for the small line that names the backends."""
+    return f"<small>{text}</small>"
+
+
 def build_app(ball: Magic8Ball) -> gr.Blocks:
     """The Blocks UI (microphone or upload in, streamed speech out) and the two API endpoints."""
     answer_files = AnswerFiles()
 
+    def warn(turn: Turn, shown: set[str]) -> None:
+        for notice in turn.notices:
+            if notice not in shown:
+                shown.add(notice)
+                gr.Warning(notice)
+
     def generate_response(audio_path: str | None, progress=gr.Progress()):
         progress(0.1, desc="Listening")
+        shown: set[str] = set()
         with user_errors():
-            for question, answer in ball.generate_response(audio_path):
-                if answer is None:
+            for turn in ball.generate_response(audio_path):
+                warn(turn, shown)
+                if turn.answer is None:
                     progress(0.5, desc="Consulting the spirits")
-                    yield question, None, ""
+                    yield turn.question, None, "", small(turn.label)
                 else:
-                    yield question, answer, gr.skip()
+                    yield turn.question, turn.answer, gr.skip(), small(turn.label)
 
     def read_response(answer: str | None):
         if not answer:
@@ -77,19 +90,23 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
             for index, chunk in enumerate(ball.read_response(answer)):
                 yield chunk, answer if index == 0 else gr.skip()
 
-    def ask(audio_path: str | None) -> tuple[str, str, str]:
+    def ask(audio_path: str | None) -> tuple[str, str, str, dict]:
         with user_errors():
-            question = ball.transcribe(audio_path)
-            answer = ball.answer(question)
-            return question, answer, answer_files.save(ball.speak(answer))
+            turn = ball.new_turn()
+            question = ball.transcribe(audio_path, turn)
+            answer = ball.answer(question, turn)
+            warn(turn, set())
+            return question, answer, answer_files.save(ball.speak(answer)), turn.details()
 
     def ask_stream(audio_path: str | None):
+        shown: set[str] = set()
         with user_errors():
-            for question, answer in ball.generate_response(audio_path):
-                if answer is None:
-                    yield question, "", None
-            for chunk in ball.read_response(answer):
-                yield question, answer, chunk
+            for turn in ball.generate_response(audio_path):
+                warn(turn, shown)
+                if turn.answer is None:
+                    yield turn.question, "", None
+            for chunk in ball.read_response(turn.answer):
+                yield turn.question, turn.answer, chunk
 
     with gr.Blocks(title="Magic 8 Ball") as demo:
         gr.Markdown("# Magic 8 Ball 🎱\nAsk a question and receive wisdom")
@@ -101,14 +118,14 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
         speech = gr.Audio(
             label="The Magic 8 Ball says", streaming=True, autoplay=True, interactive=False
         )
-        gr.Markdown(f"<small>{ball.backends.label}</small>", elem_id="backends")
+        backends_line = gr.Markdown(small(ball.backends.label), elem_id="backends")
         answer_state = gr.State()
 
         gr.on(
             [recording.stop_recording, recording.upload],
             generate_response,
             inputs=recording,
-            outputs=[question_box, answer_state, answer_box],
+            outputs=[question_box, answer_state, answer_box, backends_line],
             api_visibility="private",
         ).success(
             read_response,
@@ -119,10 +136,14 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
 
         with gr.Row(visible=False):
             complete_mp3 = gr.Audio(type="filepath", format="mp3", label="Spoken answer")
+            details = gr.JSON(label="Details")
             ask_button = gr.Button()
             ask_stream_button = gr.Button()
         ask_button.click(
-            ask, inputs=recording, outputs=[question_box, answer_box, complete_mp3], api_name="ask"
+            ask,
+            inputs=recording,
+            outputs=[question_box, answer_box, complete_mp3, details],
+            api_name="ask",
         )
         ask_stream_button.click(
             ask_stream,
@@ -134,13 +155,13 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
 
 
 def main() -> None:
-    """Read settings, build the embedded backends and serve the app."""
+    """Read settings, build the backends, load the local models and serve the app."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         settings = Settings.from_env()
     except SettingsError as error:
         sys.exit(f"Invalid setting: {error}")
-    ball = Magic8Ball(settings, embedded_backends(settings))
+    ball = Magic8Ball(settings, build_backends(settings))
     ball.warm_up()
     build_app(ball).queue().launch()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import wave
 from itertools import chain
 from typing import Iterable, Iterator
 
@@ -76,6 +78,17 @@ def is_silent(audio: np.ndarray) -> bool:
 def to_int16(audio: np.ndarray) -> np.ndarray:
     """float32 samples in [-1, 1] to int16 PCM (clipped)."""
     return (np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16)
+
+
+def encode_wav(audio: np.ndarray, sample_rate: int) -> bytes:
+    """float32 mono samples as a 16-bit PCM WAV file in memory."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(sample_rate)
+        wav.writeframes(to_int16(audio).tobytes())
+    return buffer.getvalue()
 
 
 def encode_mp3(audio: np.ndarray, sample_rate: int) -> bytes:

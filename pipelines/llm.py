@@ -9,6 +9,8 @@ import threading
 from pathlib import Path
 from typing import Protocol
 
+from pipelines.remote import MalformedReply, call_with_retry, served_model_name
+
 PERSONA = (
     "You are a Magic 8 Ball. Someone asks you a question or describes a situation, and you "
     "answer with one short, cryptic adage or proverb, such as 'Curiosity killed the cat.' or "
@@ -47,6 +49,7 @@ class Answerer(Protocol):
     """Turns a question into a Magic 8 Ball answer."""
 
     name: str
+    remote: bool  # served over the network (and so may be unavailable)
 
     def answer(self, question: str, seed: int) -> str: ...
 
@@ -56,10 +59,11 @@ def user_turn(question: str) -> str:
     return f"Magic 8 Ball please answer this question - {question}"
 
 
-def build_messages(question: str) -> list[dict[str, str]]:
-    """System persona, the few-shot examples, then the question, as chat messages."""
+def build_messages(question: str, examples: bool = False) -> list[dict[str, str]]:
+    """The persona as system message, optionally the few-shot EXAMPLES (which a small model
+    needs to answer in shape), then the question, as chat messages."""
     messages = [{"role": "system", "content": PERSONA}]
-    for example_question, example_answer in EXAMPLES:
+    for example_question, example_answer in EXAMPLES if examples else ():
         messages.append({"role": "user", "content": user_turn(example_question)})
         messages.append({"role": "assistant", "content": example_answer})
     messages.append({"role": "user", "content": user_turn(question)})
@@ -106,6 +110,8 @@ class LlamaCppAnswerer:
     a given seed always gives the same answer whatever came before.
     """
 
+    remote = False
+
     def __init__(self, gguf: Path, name: str, threads: int, max_tokens: int = 48) -> None:
         self.name = name
         self._gguf = gguf
@@ -131,7 +137,7 @@ class LlamaCppAnswerer:
         self._llm = llm
 
     def _tokens(self, llm, question: str) -> list[int]:
-        prompt = self._format(messages=build_messages(question)).prompt
+        prompt = self._format(messages=build_messages(question, examples=True)).prompt
         return llm.tokenize(prompt.encode("utf-8"), special=True)
 
     def answer(self, question: str, seed: int) -> str:
@@ -140,7 +146,7 @@ class LlamaCppAnswerer:
             if self._llm is None:
                 self._load()
             self._llm.load_state(self._prefix_state)
-            chat = self._format(messages=build_messages(question))
+            chat = self._format(messages=build_messages(question, examples=True))
             reply = self._llm.create_completion(
                 chat.prompt,
                 max_tokens=self._max_tokens,
@@ -152,3 +158,46 @@ class LlamaCppAnswerer:
             )
         text = reply["choices"][0]["text"] or ""
         return clean_answer(text) or classic_answer(seed)
+
+
+class InferenceApiAnswerer:
+    """A chat model on a server: the Hugging Face Inference API (`model`), or any
+    OpenAI-compatible server at `url` (chat goes to `{url}/v1/chat/completions`).
+
+    Sends the persona and the question, `max_tokens` and the request's seed. Raises
+    ApiAuthError or ApiUnavailable (see pipelines.remote) after at most one retry.
+    """
+
+    remote = True
+
+    def __init__(
+        self, model: str, url: str | None, token: str | None, timeout_s: float, max_tokens: int = 64
+    ) -> None:
+        self.name = served_model_name(model, url)
+        self._model = model
+        self._url = url
+        self._token = token
+        self._timeout_s = timeout_s
+        self._max_tokens = max_tokens
+
+    def answer(self, question: str, seed: int) -> str:
+        """Ask the served model; a cleaned reply, or a classic answer when it is unusable."""
+        from huggingface_hub import InferenceClient
+
+        def call(timeout_s: float) -> str:
+            client = InferenceClient(base_url=self._url, token=self._token, timeout=timeout_s)
+            reply = client.chat_completion(
+                messages=build_messages(question),
+                model=self._model,
+                max_tokens=self._max_tokens,
+                seed=seed,
+            )
+            try:
+                text = reply.choices[0].message.content
+            except (AttributeError, IndexError, TypeError) as error:
+                raise MalformedReply("no message in the answer") from error
+            if not isinstance(text, str):
+                raise MalformedReply("no text in the answer")
+            return text
+
+        return clean_answer(call_with_retry(call, self._timeout_s)) or classic_answer(seed)

@@ -1,47 +1,64 @@
-"""The orchestration: recording -> question -> answer -> spoken MP3 chunks."""
+"""The orchestration: recording -> question -> answer -> spoken MP3 chunks, with fallbacks."""
 
 from __future__ import annotations
 
 import logging
 import random
 import time
-from dataclasses import dataclass
-from typing import Iterator
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, TypeVar
 
 import numpy as np
 
 from pipelines import audio
-from pipelines.asr import FasterWhisperTranscriber, Transcriber, tiny_en_model_dir
+from pipelines.asr import FasterWhisperTranscriber, InferenceApiTranscriber, Transcriber
+from pipelines.asr import tiny_en_model_dir
 from pipelines.errors import UserFacingError
-from pipelines.llm import Answerer, LlamaCppAnswerer, smollm2_gguf
+from pipelines.llm import Answerer, InferenceApiAnswerer, LlamaCppAnswerer, smollm2_gguf
+from pipelines.remote import ApiAuthError, ApiUnavailable
 from pipelines.settings import Settings
 from pipelines.tts import PiperSpeaker, Speaker, joe_voice_path
 
 log = logging.getLogger("magic8")
+S = TypeVar("S")
+T = TypeVar("T")
 
 NOTHING_HEARD = "I didn't catch a question. Please ask again, a little closer to the microphone."
+API_FALLBACK = "Inference API unavailable, answered offline"
+TOKEN_REFUSED = (
+    "The Hugging Face token was refused: it is invalid or has no access to this model. "
+    "Whoever runs this app needs to set a valid HF_TOKEN."
+)
 
 
 @dataclass(frozen=True)
 class Backends:
-    """One implementation per stage, chosen once from Settings."""
+    """One implementation per stage, chosen once from Settings.
+
+    A stage served over the network has an offline fallback, used when the server fails.
+    """
 
     transcriber: Transcriber
     answerer: Answerer
     speaker: Speaker
-    where: str = "offline"
+    offline_transcriber: Transcriber | None = None
+    offline_answerer: Answerer | None = None
 
     @property
     def label(self) -> str:
-        """A line for people: e.g. "offline · whisper tiny.en · SmolLM2-135M · Piper"."""
-        names = (self.transcriber.name, self.answerer.name, self.speaker.name)
-        return " · ".join((self.where, *names))
+        """What answers when all goes well, e.g. "offline · whisper tiny.en · SmolLM2-135M · Piper"."""
+        return describe_backends(self.transcriber, self.answerer, self.speaker)
+
+
+def describe_backends(transcriber: Transcriber, answerer: Answerer, speaker: Speaker) -> str:
+    """The line under the answer: where it ran, then each stage's model."""
+    served = transcriber.remote or answerer.remote
+    where = "Inference API" if served else "offline"
+    return " · ".join((where, transcriber.name, answerer.name, speaker.name))
 
 
 def embedded_backends(settings: Settings) -> Backends:
     """The models shipped on PyPI that run on a CPU with no network."""
-    if settings.hf_token:
-        log.warning("HF_TOKEN is set but the Inference API path is not built yet; it is ignored.")
     return Backends(
         transcriber=FasterWhisperTranscriber(
             tiny_en_model_dir(), f"whisper {settings.asr_model}", settings.threads
@@ -53,32 +70,118 @@ def embedded_backends(settings: Settings) -> Backends:
     )
 
 
+def build_backends(settings: Settings) -> Backends:
+    """Served stages where a token or endpoint URL is set, each with its offline fallback;
+    the embedded models everywhere else."""
+    offline = embedded_backends(settings)
+    if not (settings.asr_remote or settings.llm_remote):
+        return offline
+    backends = Backends(
+        transcriber=InferenceApiTranscriber(
+            settings.asr_api_model, settings.asr_url, settings.hf_token, settings.api_timeout
+        )
+        if settings.asr_remote
+        else offline.transcriber,
+        answerer=InferenceApiAnswerer(
+            settings.llm_api_model, settings.llm_url, settings.hf_token, settings.api_timeout
+        )
+        if settings.llm_remote
+        else offline.answerer,
+        speaker=offline.speaker,
+        offline_transcriber=offline.transcriber if settings.asr_remote else None,
+        offline_answerer=offline.answerer if settings.llm_remote else None,
+    )
+    log.info("served stages: %s (offline fallbacks ready)", backends.label)
+    return backends
+
+
+@dataclass
+class Turn:
+    """One question and its answer, which backend did each stage, and what to tell the person."""
+
+    transcriber: Transcriber
+    answerer: Answerer
+    speaker: Speaker
+    question: str = ""
+    answer: str | None = None
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """The backends that answered this turn, for the small line under the answer."""
+        return describe_backends(self.transcriber, self.answerer, self.speaker)
+
+    def details(self) -> dict:
+        """What `/ask` reports besides the answer: the backends of each stage and any notices."""
+        return {
+            "backends": self.label,
+            "transcription": self.transcriber.name,
+            "answer": self.answerer.name,
+            "speech": self.speaker.name,
+            "notices": list(self.notices),
+        }
+
+
 class Magic8Ball:
-    """Answers spoken questions. Models load lazily, once, and are shared across requests."""
+    """Answers spoken questions. Models load once and are shared across requests."""
 
     def __init__(self, settings: Settings, backends: Backends) -> None:
         self.settings = settings
         self.backends = backends
 
     def warm_up(self) -> None:
-        """Load every model and run each once, so the first visitor does not wait for loading."""
+        """Load every local model and run each once, so the first visitor does not wait.
+
+        Served stages are not called: that would spend API quota at every start.
+        """
         started = time.perf_counter()
+        backends = self.backends
         silence = np.zeros(audio.ASR_SAMPLE_RATE, np.float32)
-        self.backends.transcriber.transcribe(silence, audio.ASR_SAMPLE_RATE)
-        self.backends.answerer.answer("Will this work?", seed=0)
-        for _chunk in self.backends.speaker.stream("Ready."):
+        (backends.offline_transcriber or backends.transcriber).transcribe(
+            silence, audio.ASR_SAMPLE_RATE
+        )
+        (backends.offline_answerer or backends.answerer).answer("Will this work?", seed=0)
+        for _chunk in backends.speaker.stream("Ready."):
             pass
         log.info("models loaded and warmed up in %.1f s", time.perf_counter() - started)
 
-    def transcribe(self, audio_path: str | None) -> str:
+    def new_turn(self) -> Turn:
+        """A turn that starts with the configured backends."""
+        b = self.backends
+        return Turn(b.transcriber, b.answerer, b.speaker)
+
+    def _run_stage(self, turn: Turn, stage: str, fallback: S | None, call: Callable[[S], T]) -> T:
+        """`call(backend)` with the turn's backend for `stage`; when its server is unavailable,
+        again with the offline `fallback`, recorded on the turn with a notice for the person."""
+        try:
+            return call(getattr(turn, stage))
+        except ApiAuthError as error:
+            log.error("%s: the Inference API refused the token (%s)", stage, error)
+            raise UserFacingError(TOKEN_REFUSED) from None
+        except ApiUnavailable as error:
+            if fallback is None:
+                raise
+            log.warning("%s: Inference API unavailable (%s); answering offline", stage, error)
+            setattr(turn, stage, fallback)
+            if API_FALLBACK not in turn.notices:
+                turn.notices.append(API_FALLBACK)
+            return call(fallback)
+
+    def transcribe(self, audio_path: str | None, turn: Turn | None = None) -> str:
         """Decode and check the recording, then transcribe it. Raises UserFacingError."""
+        turn = turn or self.new_turn()
         if not audio_path:
             raise UserFacingError("Please record or upload a question first.")
         samples = audio.decode_question(audio_path, self.settings.max_seconds)
         if audio.is_silent(samples):
             raise UserFacingError(NOTHING_HEARD)
         started = time.perf_counter()
-        question = self.backends.transcriber.transcribe(samples, audio.ASR_SAMPLE_RATE)
+        question = self._run_stage(
+            turn,
+            "transcriber",
+            self.backends.offline_transcriber,
+            lambda transcriber: transcriber.transcribe(samples, audio.ASR_SAMPLE_RATE),
+        )
         log.info(
             "transcribed %.1f s of audio in %.2f s",
             samples.size / audio.ASR_SAMPLE_RATE,
@@ -88,19 +191,27 @@ class Magic8Ball:
             raise UserFacingError(NOTHING_HEARD)
         return question
 
-    def answer(self, question: str) -> str:
+    def answer(self, question: str, turn: Turn | None = None) -> str:
         """A Magic 8 Ball answer; a fresh random seed per request unless MAGIC8_SEED is set."""
+        turn = turn or self.new_turn()
         seed = self.settings.seed if self.settings.seed is not None else random.randrange(2**31)
         started = time.perf_counter()
-        answer = self.backends.answerer.answer(question, seed)
+        answer = self._run_stage(
+            turn,
+            "answerer",
+            self.backends.offline_answerer,
+            lambda answerer: answerer.answer(question, seed),
+        )
         log.info("answered in %.2f s", time.perf_counter() - started)
         return answer
 
-    def generate_response(self, audio_path: str | None) -> Iterator[tuple[str, str | None]]:
-        """Yield (question, None) as soon as it is transcribed, then (question, answer)."""
-        question = self.transcribe(audio_path)
-        yield question, None
-        yield question, self.answer(question)
+    def generate_response(self, audio_path: str | None) -> Iterator[Turn]:
+        """Yield the turn as soon as the question is transcribed, then again with the answer."""
+        turn = self.new_turn()
+        turn.question = self.transcribe(audio_path, turn)
+        yield turn
+        turn.answer = self.answer(turn.question, turn)
+        yield turn
 
     def read_response(self, answer: str) -> Iterator[bytes]:
         """The spoken answer as MP3 chunks (each self-contained), yielded as they are made."""

@@ -25,6 +25,11 @@ class Settings:
     llm_gguf: str | None = None
     piper_voice: str | None = None
     hf_token: str | None = field(default=None, repr=False)
+    asr_api_model: str = "openai/whisper-large-v3"
+    llm_api_model: str = "mistralai/Mistral-7B-Instruct-v0.3"
+    asr_url: str | None = None
+    llm_url: str | None = None
+    api_timeout: float = 20.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -56,6 +61,10 @@ class Settings:
             path = text(name)
             if path is not None and not os.path.isfile(path):
                 raise SettingsError(f"{name}={path!r} is not a file")
+        for name in ("MAGIC8_ASR_URL", "MAGIC8_LLM_URL"):
+            url = text(name)
+            if url is not None and not url.startswith(("http://", "https://")):
+                raise SettingsError(f"{name}={url!r} is not an http(s) URL")
         return cls(
             seed=number("MAGIC8_SEED", int, None, 0, 2**31 - 1),
             max_seconds=number("MAGIC8_MAX_SECONDS", float, cls.max_seconds, 1.0, 600.0),
@@ -65,7 +74,22 @@ class Settings:
             llm_gguf=text("MAGIC8_LLM_GGUF"),
             piper_voice=text("MAGIC8_PIPER_VOICE"),
             hf_token=text("HF_TOKEN"),
+            asr_api_model=text("MAGIC8_ASR_API_MODEL") or cls.asr_api_model,
+            llm_api_model=text("MAGIC8_LLM_API_MODEL") or cls.llm_api_model,
+            asr_url=text("MAGIC8_ASR_URL"),
+            llm_url=text("MAGIC8_LLM_URL"),
+            api_timeout=number("MAGIC8_API_TIMEOUT", float, cls.api_timeout, 1.0, 300.0),
         )
+
+    @property
+    def asr_remote(self) -> bool:
+        """Transcribe on a server: a token (Inference API) or an endpoint URL is configured."""
+        return bool(self.hf_token or self.asr_url)
+
+    @property
+    def llm_remote(self) -> bool:
+        """Answer on a server: a token (Inference API) or an endpoint URL is configured."""
+        return bool(self.hf_token or self.llm_url)
 
     @property
     def threads(self) -> int:

@@ -29,9 +29,11 @@ def segments(playlist: str) -> int:
 
 
 def test_ask_returns_transcript_answer_and_mp3(client, question_wav):
-    question, answer, mp3_path = ask(client, question_wav)
+    question, answer, mp3_path, details = ask(client, question_wav)
     for word in QUESTION_WORDS:
         assert word in question.lower()
+    assert details["backends"] == "offline · whisper tiny.en · SmolLM2-135M · Piper"
+    assert details["notices"] == []
     assert 1 <= len(answer.split()) <= 30
     assert "magic 8 ball" not in answer.lower()
     samples, rate = sf.read(mp3_path)
@@ -56,7 +58,7 @@ def test_ask_stream_sends_audio_while_it_speaks(client, question_wav):
 def test_stereo_48k_upload_is_understood(client, question_wav, tmp_path):
     stereo = tmp_path / "stereo48k.wav"
     ffmpeg("-i", str(question_wav), "-ar", "48000", "-ac", "2", str(stereo))
-    question, _answer, _mp3 = ask(client, stereo)
+    question, _answer, _mp3, _details = ask(client, stereo)
     assert all(word in question.lower() for word in QUESTION_WORDS)
 
 
@@ -106,7 +108,7 @@ def test_still_answers_after_bad_input(client, question_wav, tmp_path):
     broken.write_text("not audio")
     with pytest.raises(AppError):
         ask(client, broken)
-    question, answer, _mp3 = ask(client, question_wav)
+    question, answer, _mp3, _details = ask(client, question_wav)
     assert "bicycle" in question.lower() and answer
 
 

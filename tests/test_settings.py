@@ -26,6 +26,8 @@ def test_values_are_read_and_typed():
         ({"MAGIC8_MAX_SECONDS": "0"}, "between"),
         ({"MAGIC8_ASR_MODEL": "huge"}, "MAGIC8_ASR_MODEL"),
         ({"MAGIC8_LLM_GGUF": "/no/such/model.gguf"}, "not a file"),
+        ({"MAGIC8_LLM_URL": "localhost:8080"}, "not an http"),
+        ({"MAGIC8_API_TIMEOUT": "-1"}, "between"),
     ],
 )
 def test_bad_values_are_refused_at_start_up(env, complaint):
@@ -37,3 +39,11 @@ def test_token_never_shows_in_repr():
     settings = Settings.from_env({"HF_TOKEN": "hf_secret_value"})
     assert settings.hf_token == "hf_secret_value"
     assert "hf_secret_value" not in repr(settings)
+
+
+def test_a_token_or_an_endpoint_makes_a_stage_served():
+    assert not Settings.from_env({}).asr_remote
+    both = Settings.from_env({"HF_TOKEN": "hf_x"})
+    assert both.asr_remote and both.llm_remote
+    only_llm = Settings.from_env({"MAGIC8_LLM_URL": "http://127.0.0.1:8080"})
+    assert only_llm.llm_remote and not only_llm.asr_remote

@@ -5,7 +5,13 @@ import pytest
 
 from pipelines.audio import ASR_SAMPLE_RATE, decode_question
 from pipelines.errors import UserFacingError
-from pipelines.llm import CLASSIC_ANSWERS, build_messages, classic_answer, clean_answer
+from pipelines.llm import (
+    CLASSIC_ANSWERS,
+    PERSONA,
+    build_messages,
+    classic_answer,
+    clean_answer,
+)
 from tests.conftest import QUESTION_WORDS
 
 
@@ -49,8 +55,15 @@ def test_piper_streams_one_chunk_per_sentence(ball):
         assert 0.5 < chunk.size / speaker.sample_rate < 4.0
 
 
-def test_prompt_is_persona_examples_then_question():
-    messages = build_messages("Will it snow?")
+def test_served_prompt_is_persona_then_question():
+    assert build_messages("Will it snow?") == [
+        {"role": "system", "content": PERSONA},
+        {"role": "user", "content": "Magic 8 Ball please answer this question - Will it snow?"},
+    ]
+
+
+def test_local_prompt_is_persona_examples_then_question():
+    messages = build_messages("Will it snow?", examples=True)
     assert messages[0]["role"] == "system" and "Magic 8 Ball" in messages[0]["content"]
     assert messages[-1] == {
         "role": "user",
@@ -98,13 +111,3 @@ def test_read_response_streams_mp3_chunks(ball):
     chunks = list(ball.read_response("The early bird gets the worm. Still waters run deep."))
     assert len(chunks) >= 2
     assert all(isinstance(chunk, bytes) and chunk for chunk in chunks)
-
-
-def test_token_is_reported_ignored_but_never_logged(caplog):
-    from pipelines.magic8 import embedded_backends
-    from pipelines.settings import Settings
-
-    with caplog.at_level("WARNING", logger="magic8"):
-        embedded_backends(Settings.from_env({"HF_TOKEN": "hf_do_not_print_me"}))
-    assert "HF_TOKEN is set" in caplog.text and "ignored" in caplog.text
-    assert "hf_do_not_print_me" not in caplog.text

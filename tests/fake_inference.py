@@ -1,0 +1,116 @@
+"""A real HTTP server on 127.0.0.1 that speaks the two Inference API wire formats the app uses.
+
+- ASR: the audio is the request body; the answer is `{"text": ...}`.
+- Chat: OpenAI-compatible `POST .../v1/chat/completions`.
+
+Each stage has a switchable failure mode: ok, slow, 503, 429, 401, 403, hang, malformed.
+Every request is recorded (path, headers, body) for the tests to inspect.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+MODES = ("ok", "slow", "503", "429", "401", "403", "hang", "malformed")
+
+
+@dataclass
+class Recorded:
+    stage: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+@dataclass
+class FakeInferenceApi:
+    """Start with `start()`, stop with `stop()`; set `modes["asr"]` / `modes["llm"]` per test."""
+
+    transcript: str = "Will the sun shine tomorrow?"
+    reply: str = "Magic 8 Ball: The sun shines on those who wait."
+    slow_s: float = 1.0
+    hang_s: float = 60.0
+    modes: dict[str, str] = field(default_factory=lambda: {"asr": "ok", "llm": "ok"})
+    requests: list[Recorded] = field(default_factory=list)
+
+    def start(self) -> str:
+        """Serve in a background thread; returns the base URL."""
+        self._stopping = threading.Event()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def reset(self, asr: str = "ok", llm: str = "ok") -> None:
+        """Set both modes and forget the recorded requests."""
+        assert asr in MODES and llm in MODES
+        self.modes = {"asr": asr, "llm": llm}
+        self.requests.clear()
+
+    def of(self, stage: str) -> list[Recorded]:
+        return [request for request in self.requests if request.stage == stage]
+
+    def _respond(self, stage: str) -> tuple[int, bytes]:
+        mode = self.modes[stage]
+        if mode == "hang":
+            self._stopping.wait(self.hang_s)
+            return 504, b"{}"
+        if mode == "slow":
+            time.sleep(self.slow_s)
+        if mode in ("503", "429", "401", "403"):
+            return int(mode), json.dumps({"error": f"fake failure {mode}"}).encode()
+        if mode == "malformed":
+            return 200, b"<html>upstream proxy error</html>" if stage == "asr" else b'{"choices": []}'
+        if stage == "asr":
+            return 200, json.dumps({"text": self.transcript}).encode()
+        completion = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": "fake",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": self.reply},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }
+        return 200, json.dumps(completion).encode()
+
+    def _handler(self):
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                stage = "llm" if self.path.endswith("/chat/completions") else "asr"
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                api.requests.append(Recorded(stage, self.path, headers, body))
+                status, payload = api._respond(stage)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except OSError:
+                    pass  # the client gave up (timed out) first
+
+            def log_message(self, *args) -> None:
+                pass
+
+        return Handler
