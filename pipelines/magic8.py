@@ -6,6 +6,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
 import numpy as np
@@ -14,7 +15,7 @@ from pipelines import audio
 from pipelines.asr import FasterWhisperTranscriber, InferenceApiTranscriber, Transcriber
 from pipelines.asr import tiny_en_model_dir
 from pipelines.errors import UserFacingError
-from pipelines.llm import Answerer, InferenceApiAnswerer, LlamaCppAnswerer, smollm2_gguf
+from pipelines.llm import Answerer, InferenceApiAnswerer, local_answerer, smollm2_gguf
 from pipelines.remote import ApiAuthError, ApiUnavailable
 from pipelines.settings import Settings
 from pipelines.tts import PiperSpeaker, Speaker, joe_voice_path
@@ -63,8 +64,8 @@ def embedded_backends(settings: Settings) -> Backends:
         transcriber=FasterWhisperTranscriber(
             tiny_en_model_dir(), f"whisper {settings.asr_model}", settings.threads
         ),
-        answerer=LlamaCppAnswerer(
-            settings.llm_gguf or smollm2_gguf(), "SmolLM2-135M", settings.threads
+        answerer=local_answerer(
+            Path(settings.llm_gguf) if settings.llm_gguf else smollm2_gguf(), settings.threads
         ),
         speaker=PiperSpeaker(settings.piper_voice or joe_voice_path()),
     )

@@ -111,3 +111,11 @@ def test_read_response_streams_mp3_chunks(ball):
     chunks = list(ball.read_response("The early bird gets the worm. Still waters run deep."))
     assert len(chunks) >= 2
     assert all(isinstance(chunk, bytes) and chunk for chunk in chunks)
+
+
+def test_without_a_local_chat_model_the_classic_answers_remain():
+    from pipelines.llm import local_answerer
+
+    answerer = local_answerer(None, threads=1)
+    assert answerer.name == "classic answers"
+    assert answerer.answer("Will it rain?", seed=4) in CLASSIC_ANSWERS
