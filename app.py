@@ -6,6 +6,8 @@ No model code lives here: everything goes through `pipelines.magic8.Magic8Ball`.
 
 from __future__ import annotations
 
+import spaces  # noqa: F401  (ZeroGPU: spaces must be imported before torch initialises CUDA)
+
 import logging
 import sys
 import tempfile

@@ -101,6 +101,19 @@ def encode_mp3(audio: np.ndarray, sample_rate: int) -> bytes:
     return bytes(encoder.encode(to_int16(audio).tobytes()) + encoder.flush())
 
 
+def mp3_chunks(
+    chunks: Iterable[np.ndarray], sample_rate: int, chunk_seconds: float | None
+) -> Iterator[bytes]:
+    """Encode a stream of float32 chunks as self-contained MP3 chunks of at most `chunk_seconds`
+    (split, never merged, so nothing waits for later audio); None: one MP3 of everything."""
+    if chunk_seconds is None:
+        pieces = list(chunks)
+        yield encode_mp3(np.concatenate(pieces) if pieces else np.zeros(0, np.float32), sample_rate)
+        return
+    for piece in rechunk(chunks, max(1, int(chunk_seconds * sample_rate))):
+        yield encode_mp3(piece, sample_rate)
+
+
 def rechunk(chunks: Iterable[np.ndarray], max_samples: int) -> Iterator[np.ndarray]:
     """Split each chunk into equal pieces of at most `max_samples`, keeping every sample."""
     for chunk in chunks:

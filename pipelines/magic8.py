@@ -18,7 +18,7 @@ from pipelines.errors import UserFacingError
 from pipelines.llm import Answerer, InferenceApiAnswerer, local_answerer, smollm2_gguf
 from pipelines.remote import ApiAuthError, ApiUnavailable
 from pipelines.settings import Settings
-from pipelines.tts import PiperSpeaker, Speaker, joe_voice_path
+from pipelines.tts import Speaker, choose_speaker, joe_voice_path
 
 log = logging.getLogger("magic8")
 S = TypeVar("S")
@@ -59,7 +59,8 @@ def describe_backends(transcriber: Transcriber, answerer: Answerer, speaker: Spe
 
 
 def embedded_backends(settings: Settings) -> Backends:
-    """The models shipped on PyPI that run on a CPU with no network."""
+    """The models shipped on PyPI that run on a CPU with no network (and Parler-TTS for the
+    speech where a GPU is there for it)."""
     return Backends(
         transcriber=FasterWhisperTranscriber(
             tiny_en_model_dir(), f"whisper {settings.asr_model}", settings.threads
@@ -67,7 +68,13 @@ def embedded_backends(settings: Settings) -> Backends:
         answerer=local_answerer(
             Path(settings.llm_gguf) if settings.llm_gguf else smollm2_gguf(), settings.threads
         ),
-        speaker=PiperSpeaker(settings.piper_voice or joe_voice_path()),
+        speaker=choose_speaker(
+            settings.tts,
+            Path(settings.piper_voice) if settings.piper_voice else joe_voice_path(),
+            settings.parler_model,
+            settings.parler_description,
+            settings.parler_play_seconds,
+        ),
     )
 
 
@@ -216,17 +223,13 @@ class Magic8Ball:
 
     def read_response(self, answer: str) -> Iterator[bytes]:
         """The spoken answer as MP3 chunks (each self-contained), yielded as they are made."""
-        speaker = self.backends.speaker
-        max_samples = max(1, int(self.settings.chunk_seconds * speaker.sample_rate))
         started = time.perf_counter()
-        for index, chunk in enumerate(audio.rechunk(speaker.stream(answer), max_samples)):
+        chunks = self.backends.speaker.stream_mp3(answer, self.settings.chunk_seconds)
+        for index, chunk in enumerate(chunks):
             if index == 0:
                 log.info("first speech chunk after %.2f s", time.perf_counter() - started)
-            yield audio.encode_mp3(chunk, speaker.sample_rate)
+            yield chunk
 
     def speak(self, answer: str) -> bytes:
         """The whole spoken answer as one MP3."""
-        speaker = self.backends.speaker
-        chunks = list(speaker.stream(answer))
-        samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
-        return audio.encode_mp3(samples, speaker.sample_rate)
+        return b"".join(self.backends.speaker.stream_mp3(answer, None))

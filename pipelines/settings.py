@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 ASR_MODELS = ("tiny.en",)
+TTS_ENGINES = ("auto", "piper", "parler")
+JENNY = (
+    "Jenny speaks at an average pace with a calm delivery in a very confined sounding "
+    "environment with clear audio quality."
+)
 
 
 class SettingsError(ValueError):
@@ -30,6 +35,10 @@ class Settings:
     asr_url: str | None = None
     llm_url: str | None = None
     api_timeout: float = 20.0
+    tts: str = "auto"
+    parler_model: str = "parler-tts/parler-mini-v1-jenny"
+    parler_description: str = JENNY
+    parler_play_seconds: float = 0.5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -57,6 +66,9 @@ class Settings:
             raise SettingsError(
                 f"MAGIC8_ASR_MODEL={asr_model!r} is not one of {', '.join(ASR_MODELS)}"
             )
+        tts = text("MAGIC8_TTS") or cls.tts
+        if tts not in TTS_ENGINES:
+            raise SettingsError(f"MAGIC8_TTS={tts!r} is not one of {', '.join(TTS_ENGINES)}")
         for name in ("MAGIC8_LLM_GGUF", "MAGIC8_PIPER_VOICE"):
             path = text(name)
             if path is not None and not os.path.isfile(path):
@@ -79,6 +91,12 @@ class Settings:
             asr_url=text("MAGIC8_ASR_URL"),
             llm_url=text("MAGIC8_LLM_URL"),
             api_timeout=number("MAGIC8_API_TIMEOUT", float, cls.api_timeout, 1.0, 300.0),
+            tts=tts,
+            parler_model=text("MAGIC8_PARLER_MODEL") or cls.parler_model,
+            parler_description=text("MAGIC8_PARLER_DESCRIPTION") or cls.parler_description,
+            parler_play_seconds=number(
+                "MAGIC8_PARLER_PLAY_SECONDS", float, cls.parler_play_seconds, 0.05, 10.0
+            ),
         )
 
     @property

@@ -1,13 +1,19 @@
-"""Speakers: answer text to a stream of float32 mono audio chunks."""
+"""Speakers: answer text to a stream of float32 mono audio chunks, and to MP3 chunks."""
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from pathlib import Path
 from typing import Iterator, Protocol
 
 import numpy as np
+import spaces
+
+from pipelines.audio import mp3_chunks
+
+log = logging.getLogger("magic8")
 
 
 class Speaker(Protocol):
@@ -17,6 +23,10 @@ class Speaker(Protocol):
     sample_rate: int
 
     def stream(self, text: str) -> Iterator[np.ndarray]: ...
+
+    def stream_mp3(self, text: str, chunk_seconds: float | None) -> Iterator[bytes]:
+        """The same speech as self-contained MP3 chunks (see `audio.mp3_chunks`)."""
+        ...
 
 
 def joe_voice_path() -> Path:
@@ -34,12 +44,8 @@ class PiperSpeaker:
         self._voice_path = voice
         self._voice = None
         self._lock = threading.Lock()
-        self.sample_rate = self._read_sample_rate(voice)
-
-    @staticmethod
-    def _read_sample_rate(voice: Path) -> int:
         config = json.loads(Path(f"{voice}.json").read_text(encoding="utf-8"))
-        return int(config["audio"]["sample_rate"])
+        self.sample_rate = int(config["audio"]["sample_rate"])
 
     def _model(self):
         with self._lock:
@@ -53,3 +59,109 @@ class PiperSpeaker:
         """Synthesize `text` sentence by sentence, yielding each sentence's audio at once."""
         for chunk in self._model().synthesize(text):
             yield chunk.audio_float_array.astype(np.float32, copy=False)
+
+    def stream_mp3(self, text: str, chunk_seconds: float | None) -> Iterator[bytes]:
+        """The speech as MP3 chunks of at most `chunk_seconds` (None: one MP3)."""
+        return mp3_chunks(self.stream(text), self.sample_rate, chunk_seconds)
+
+
+class ParlerSpeaker:
+    """Parler-TTS, streamed with our constant-time `streamer.ParlerTTSStreamer`.
+
+    Half precision and SDPA attention on a GPU. `stream_mp3` runs as a `@spaces.GPU` generator
+    (a forked worker on ZeroGPU, a plain call elsewhere) that yields MP3 bytes, which pickle
+    across the worker boundary where CUDA tensors would not.
+    """
+
+    name = "Parler-TTS"
+
+    def __init__(self, model, tokenizer, description: str, play_seconds: float) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.description = description
+        config = model.audio_encoder.config
+        self.sample_rate = int(config.sampling_rate)
+        self.play_steps = max(1, round(play_seconds * config.frame_rate))
+        # The ZeroGPU worker gets only picklable arguments; it reaches the model through this.
+        global _GPU_SPEAKER
+        _GPU_SPEAKER = self
+
+    @classmethod
+    def load(
+        cls, model_id: str, description: str, play_seconds: float, device: str
+    ) -> "ParlerSpeaker":
+        """Load a Parler-TTS checkpoint (Hub id or local directory) onto `device`."""
+        import torch
+        from parler_tts import ParlerTTSForConditionalGeneration
+        from transformers import AutoTokenizer
+
+        dtype = torch.float16 if device.startswith("cuda") else torch.float32
+        # SDPA is the default for the Parler decoder; asking for it explicitly fails because the
+        # T5 text encoder has no SDPA in transformers 4.46 (huggingface/parler-tts#191).
+        model = ParlerTTSForConditionalGeneration.from_pretrained(
+            model_id, torch_dtype=dtype
+        ).to(device)
+        log.info(
+            "Parler-TTS %s on %s (%s), decoder attention: %s",
+            model_id, device, dtype, model.decoder.config._attn_implementation,
+        )
+        return cls(model.eval(), AutoTokenizer.from_pretrained(model_id), description, play_seconds)
+
+    def stream(self, text: str) -> Iterator[np.ndarray]:
+        """Speak `text` in `play_seconds` chunks while Parler-TTS generates it."""
+        from streamer import ParlerTTSStreamer, stream_generate
+
+        device = self.model.device
+        description = self.tokenizer(self.description, return_tensors="pt").to(device)
+        prompt = self.tokenizer(text, return_tensors="pt").to(device)
+        streamer = ParlerTTSStreamer(self.model, play_steps=self.play_steps)
+        yield from stream_generate(
+            self.model,
+            streamer,
+            input_ids=description.input_ids,
+            attention_mask=description.attention_mask,
+            prompt_input_ids=prompt.input_ids,
+            prompt_attention_mask=prompt.attention_mask,
+            do_sample=True,
+            min_new_tokens=10,
+        )
+
+    def stream_mp3(self, text: str, chunk_seconds: float | None) -> Iterator[bytes]:
+        """The speech as MP3 chunks, made in a ZeroGPU worker where there is one."""
+        return _parler_mp3(text, chunk_seconds)
+
+
+_GPU_SPEAKER: ParlerSpeaker | None = None  # the loaded model, reached from the ZeroGPU worker
+
+
+def _gpu_seconds(text: str, chunk_seconds: float | None) -> int:
+    """GPU time to reserve: Parler speaks ~2.5 words/s and generates it faster than real time,
+    so a second per word plus loading margin is plenty."""
+    return int(min(120, 15 + len(text.split())))
+
+
+@spaces.GPU(duration=_gpu_seconds)
+def _parler_mp3(text: str, chunk_seconds: float | None) -> Iterator[bytes]:
+    speaker = _GPU_SPEAKER
+    yield from mp3_chunks(speaker.stream(text), speaker.sample_rate, chunk_seconds)
+
+
+def choose_speaker(
+    engine: str, piper_voice: Path, parler_model: str, description: str, play_seconds: float
+) -> Speaker:
+    """Parler-TTS where a GPU is available (or `engine` is "parler") and it loads; else Piper."""
+    piper = PiperSpeaker(piper_voice)
+    if engine == "piper":
+        return piper
+    import torch
+
+    gpu = torch.cuda.is_available() or spaces.config.Config.zero_gpu
+    if engine == "auto" and not gpu:
+        log.info("no CUDA GPU: speaking with Piper (Parler-TTS needs a GPU to keep up)")
+        return piper
+    try:
+        return ParlerSpeaker.load(parler_model, description, play_seconds, "cuda" if gpu else "cpu")
+    except Exception as error:  # noqa: BLE001 (any load failure means: use Piper)
+        reason = f"{type(error).__name__}: {error}"[:200]
+        log.warning("Parler-TTS did not load (%s); speaking with Piper", reason)
+        return PiperSpeaker(piper_voice, name="Piper (Parler-TTS did not load)")
