@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench ffmpeg
+.PHONY: install run test bench ffmpeg chromium
 
 install: ffmpeg $(STAMP)
 
@@ -29,11 +29,24 @@ ffmpeg:
 		exit 1; \
 	fi
 
+# The browser test drives Debian's Chromium (Playwright's own browser download is not used).
+chromium:
+	@if command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's chromium (for the browser test)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "Chromium is missing (the browser test needs it). Install it with: sudo apt-get install -y chromium" >&2; \
+		exit 1; \
+	fi
+
 run: install
 	$(PY) app.py
 
-test: install
+test: install chromium
 	$(PY) -m pytest
 
-bench: install
+bench: install chromium
 	$(PY) bench/latency.py
+	$(PY) bench/browser.py
+	$(PY) bench/streamer.py

@@ -12,6 +12,7 @@ import logging
 import sys
 import tempfile
 import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -21,6 +22,7 @@ import gradio as gr
 from pipelines.errors import UserFacingError
 from pipelines.magic8 import Magic8Ball, Turn, build_backends
 from pipelines.settings import Settings, SettingsError
+from player import player_update, speech_player
 
 log = logging.getLogger("magic8.app")
 
@@ -88,9 +90,15 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
     def read_response(answer: str | None):
         if not answer:
             return
+        stream_id = uuid.uuid4().hex
+        chunks: list[bytes] = []
         with user_errors():
-            for index, chunk in enumerate(ball.read_response(answer)):
-                yield chunk, answer if index == 0 else gr.skip()
+            for chunk in ball.read_response(answer):
+                chunks.append(chunk)
+                yield player_update(stream_id, chunks, end=False), (
+                    answer if len(chunks) == 1 else gr.skip()
+                )
+        yield player_update(stream_id, chunks, end=True), gr.skip()
 
     def ask(audio_path: str | None) -> tuple[str, str, str, dict]:
         with user_errors():
@@ -117,9 +125,7 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
         )
         question_box = gr.Textbox(label="Question", interactive=False)
         answer_box = gr.Textbox(label="Answer", interactive=False)
-        speech = gr.Audio(
-            label="The Magic 8 Ball says", streaming=True, autoplay=True, interactive=False
-        )
+        player = speech_player()
         backends_line = gr.Markdown(small(ball.backends.label), elem_id="backends")
         answer_state = gr.State()
 
@@ -128,19 +134,23 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
             generate_response,
             inputs=recording,
             outputs=[question_box, answer_state, answer_box, backends_line],
+            api_name="page_generate_response",
             api_visibility="private",
         ).success(
             read_response,
             inputs=answer_state,
-            outputs=[speech, answer_box],
+            outputs=[player, answer_box],
+            api_name="page_read_response",
             api_visibility="private",
         )
 
-        with gr.Row(visible=False):
+        with gr.Row(visible=False):  # outputs of the API endpoints only
+            speech = gr.Audio(label="Spoken answer", streaming=True, autoplay=True)
             complete_mp3 = gr.Audio(type="filepath", format="mp3", label="Spoken answer")
             details = gr.JSON(label="Details")
             ask_button = gr.Button()
             ask_stream_button = gr.Button()
+            read_response_button = gr.Button()
         ask_button.click(
             ask,
             inputs=recording,
@@ -152,6 +162,11 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
             inputs=recording,
             outputs=[question_box, answer_box, speech],
             api_name="ask_stream",
+        )
+        # What the page's player receives for an answer text (the page's own event takes the
+        # answer from session state, which clients cannot set).
+        read_response_button.click(
+            read_response, inputs=answer_box, outputs=[player, answer_box], api_name="read_response"
         )
     return demo
 

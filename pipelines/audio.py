@@ -91,27 +91,50 @@ def encode_wav(audio: np.ndarray, sample_rate: int) -> bytes:
     return buffer.getvalue()
 
 
+class Mp3StreamEncoder:
+    """One LAME encoder for a whole utterance. Chunks encoded one after another join into one
+    gapless MP3, byte for byte the same as encoding all the samples at once."""
+
+    def __init__(self, sample_rate: int) -> None:
+        self._lame = lameenc.Encoder()
+        self._lame.set_bit_rate(MP3_BITRATE_KBPS)
+        self._lame.set_in_sample_rate(sample_rate)
+        self._lame.set_channels(1)
+        self._lame.set_quality(5)
+
+    def encode(self, audio: np.ndarray) -> bytes:
+        """MP3 frames for `audio` so far (LAME keeps up to a frame back for the next call)."""
+        return bytes(self._lame.encode(to_int16(audio).tobytes()))
+
+    def finish(self) -> bytes:
+        """The frames still held back; call once, at the end."""
+        return bytes(self._lame.flush())
+
+
 def encode_mp3(audio: np.ndarray, sample_rate: int) -> bytes:
-    """Encode one float32 mono chunk as a self-contained MP3 (bytes, not bytearray)."""
-    encoder = lameenc.Encoder()
-    encoder.set_bit_rate(MP3_BITRATE_KBPS)
-    encoder.set_in_sample_rate(sample_rate)
-    encoder.set_channels(1)
-    encoder.set_quality(5)
-    return bytes(encoder.encode(to_int16(audio).tobytes()) + encoder.flush())
+    """Encode float32 mono samples as one MP3 (bytes, not bytearray)."""
+    encoder = Mp3StreamEncoder(sample_rate)
+    return encoder.encode(audio) + encoder.finish()
 
 
 def mp3_chunks(
     chunks: Iterable[np.ndarray], sample_rate: int, chunk_seconds: float | None
 ) -> Iterator[bytes]:
-    """Encode a stream of float32 chunks as self-contained MP3 chunks of at most `chunk_seconds`
-    (split, never merged, so nothing waits for later audio); None: one MP3 of everything."""
+    """MP3 bytes for a stream of float32 chunks, from one encoder per stream.
+
+    Each piece of at most `chunk_seconds` (chunks are split, never merged, so nothing waits for
+    later audio) is encoded as it comes, and the encoder's flush comes last: joined, the items
+    are one gapless MP3. With `chunk_seconds` None there is a single item, the whole MP3.
+    """
+    encoder = Mp3StreamEncoder(sample_rate)
     if chunk_seconds is None:
-        pieces = list(chunks)
-        yield encode_mp3(np.concatenate(pieces) if pieces else np.zeros(0, np.float32), sample_rate)
+        yield b"".join(encoder.encode(chunk) for chunk in chunks) + encoder.finish()
         return
     for piece in rechunk(chunks, max(1, int(chunk_seconds * sample_rate))):
-        yield encode_mp3(piece, sample_rate)
+        data = encoder.encode(piece)
+        if data:
+            yield data
+    yield encoder.finish()
 
 
 def rechunk(chunks: Iterable[np.ndarray], max_samples: int) -> Iterator[np.ndarray]:

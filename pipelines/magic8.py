@@ -74,6 +74,7 @@ def embedded_backends(settings: Settings) -> Backends:
             settings.parler_model,
             settings.parler_description,
             settings.parler_play_seconds,
+            deterministic=settings.seed is not None,
         ),
     )
 
@@ -222,7 +223,7 @@ class Magic8Ball:
         yield turn
 
     def read_response(self, answer: str) -> Iterator[bytes]:
-        """The spoken answer as MP3 chunks (each self-contained), yielded as they are made."""
+        """The spoken answer as MP3 chunks yielded as they are made; joined, one gapless MP3."""
         started = time.perf_counter()
         chunks = self.backends.speaker.stream_mp3(answer, self.settings.chunk_seconds)
         for index, chunk in enumerate(chunks):

@@ -25,7 +25,7 @@ class Speaker(Protocol):
     def stream(self, text: str) -> Iterator[np.ndarray]: ...
 
     def stream_mp3(self, text: str, chunk_seconds: float | None) -> Iterator[bytes]:
-        """The same speech as self-contained MP3 chunks (see `audio.mp3_chunks`)."""
+        """The same speech as MP3 chunks that join into one MP3 (see `audio.mp3_chunks`)."""
         ...
 
 
@@ -37,10 +37,15 @@ def joe_voice_path() -> Path:
 
 
 class PiperSpeaker:
-    """Piper (ONNX on CPU), one chunk per sentence; loads on first use."""
+    """Piper (ONNX on CPU), one chunk per sentence; loads on first use.
 
-    def __init__(self, voice: Path, name: str = "Piper") -> None:
+    `deterministic` turns off Piper's sampling noise, so the same text always gives the same
+    audio (used when MAGIC8_SEED is set; the voice is a little flatter).
+    """
+
+    def __init__(self, voice: Path, name: str = "Piper", deterministic: bool = False) -> None:
         self.name = name
+        self._deterministic = deterministic
         self._voice_path = voice
         self._voice = None
         self._lock = threading.Lock()
@@ -57,7 +62,10 @@ class PiperSpeaker:
 
     def stream(self, text: str) -> Iterator[np.ndarray]:
         """Synthesize `text` sentence by sentence, yielding each sentence's audio at once."""
-        for chunk in self._model().synthesize(text):
+        from piper import SynthesisConfig
+
+        config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0) if self._deterministic else None
+        for chunk in self._model().synthesize(text, config):
             yield chunk.audio_float_array.astype(np.float32, copy=False)
 
     def stream_mp3(self, text: str, chunk_seconds: float | None) -> Iterator[bytes]:
@@ -147,10 +155,15 @@ def _parler_mp3(text: str, chunk_seconds: float | None) -> Iterator[bytes]:
 
 
 def choose_speaker(
-    engine: str, piper_voice: Path, parler_model: str, description: str, play_seconds: float
+    engine: str,
+    piper_voice: Path,
+    parler_model: str,
+    description: str,
+    play_seconds: float,
+    deterministic: bool = False,
 ) -> Speaker:
     """Parler-TTS where a GPU is available (or `engine` is "parler") and it loads; else Piper."""
-    piper = PiperSpeaker(piper_voice)
+    piper = PiperSpeaker(piper_voice, deterministic=deterministic)
     if engine == "piper":
         return piper
     import torch
@@ -164,4 +177,6 @@ def choose_speaker(
     except Exception as error:  # noqa: BLE001 (any load failure means: use Piper)
         reason = f"{type(error).__name__}: {error}"[:200]
         log.warning("Parler-TTS did not load (%s); speaking with Piper", reason)
-        return PiperSpeaker(piper_voice, name="Piper (Parler-TTS did not load)")
+        return PiperSpeaker(
+            piper_voice, name="Piper (Parler-TTS did not load)", deterministic=deterministic
+        )

@@ -83,3 +83,12 @@ def test_rechunk_keeps_every_sample_in_order():
     pieces = list(audio.rechunk(chunks, max_samples=4))
     assert [p.size for p in pieces] == [4, 3, 3, 3]
     assert np.array_equal(np.concatenate(pieces), np.concatenate(chunks))
+
+
+def test_mp3_chunks_join_into_the_one_shot_mp3():
+    sentences = [tone(1.3, 22_050), tone(0.4, 22_050), tone(2.2, 22_050)]
+    chunks = list(audio.mp3_chunks(iter(sentences), 22_050, chunk_seconds=0.5))
+    assert len(chunks) >= 8
+    assert b"".join(chunks) == audio.encode_mp3(np.concatenate(sentences), 22_050)
+    (whole,) = audio.mp3_chunks(iter(sentences), 22_050, chunk_seconds=None)
+    assert whole == b"".join(chunks)

@@ -1,0 +1,57 @@
+"""Stop-to-first-sound in a real browser: the page in headless Chromium, a fake microphone.
+
+    python bench/browser.py [--url http://127.0.0.1:7860/] [--questions 10]
+
+Without --url it starts `python app.py` on a free loopback port itself. For each spoken question
+(Piper, as in bench/latency.py) a fresh Chromium plays it into the page's microphone; the page
+records, and the time from the Stop click to the first `playing` event of the answer is taken
+from page-side timestamps. Prints each, then the median and the worst.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.latency import QUESTIONS  # noqa: E402
+from pipelines.settings import Settings  # noqa: E402
+from pipelines.tts import PiperSpeaker, joe_voice_path  # noqa: E402
+from tests.helpers import app_server  # noqa: E402
+from tests.page import ask_out_loud, microphone_file, open_page  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="a running app; default: start one here")
+    parser.add_argument("--questions", type=int, default=len(QUESTIONS))
+    args = parser.parse_args()
+
+    Settings.from_env()  # the same settings checks as the app
+    speaker = PiperSpeaker(joe_voice_path())
+    workdir = Path(tempfile.mkdtemp(prefix="magic8-browser-"))
+    server = nullcontext(args.url) if args.url else app_server({}, workdir / "app.log")
+    times = []
+    with server as url:
+        for index, text in enumerate(QUESTIONS[: args.questions]):
+            mic = workdir / f"mic{index}.wav"
+            record = microphone_file(np.concatenate(list(speaker.stream(text))), 22_050, mic)
+            with open_page(url, mic) as page:
+                heard = ask_out_loud(page, record)
+            times.append(heard["stop_to_sound_s"])
+            print(f"{heard['stop_to_sound_s']:5.2f} s  {heard['question']!r} -> {heard['answer']!r}")
+    print(
+        f"browser: Stop to first sound over {len(times)} questions: median "
+        f"{statistics.median(times):.2f} s, worst {max(times):.2f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""The page's speech player: the answer starts sounding as soon as its first chunk arrives, and
+the chunks join without gaps.
+
+Why not the streamed `gr.Audio` on the page: Gradio 6.17 re-encodes every streamed chunk to AAC
+(three ffmpeg/ffprobe processes, about 0.25 s a chunk on 2 cores) and plays the result through an
+HLS player that buffers about 2 s before it starts; each chunk decoded on its own also leaves a gap
+at every seam. (`gr.Audio(streaming=True)` stays for gradio_client users: `/ask_stream`.)
+
+How: a `gr.HTML` component with its own JavaScript (Gradio's way of adding front-end behaviour
+from Python, no build step). Its value is JSON: the answer's stream id, the MP3 chunks so far
+(base64) and whether the stream has ended. The chunks come from one MP3 encoder per answer
+(`audio.mp3_chunks`), so in order they are one continuous MP3: the script appends each new chunk
+to a MediaSource `audio/mpeg` SourceBuffer behind an `<audio>` element, which plays the first
+chunk at once and the rest gaplessly. The value carries all chunks so far, so a chunk is never
+lost if the page coalesces two quick updates.
+
+For tests and benchmarks the script also keeps page-side timestamps in `window.magic8Timing`:
+`stops`, each click on the microphone's Stop button, and `playing`, the first `playing` event of
+each answer (both `performance.now()` milliseconds).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import gradio as gr
+
+PLAYER_JS = r"""
+const audio = document.createElement('audio');
+audio.id = 'magic8-speech';
+audio.controls = true;
+audio.style.width = '100%';
+element.appendChild(audio);
+const timing = window.magic8Timing = {stops: [], playing: []};
+document.addEventListener('click', (event) => {
+  const button = event.target.closest && event.target.closest('button');
+  if (button && button.classList.contains('stop-button')) timing.stops.push(performance.now());
+}, true);
+let stream = null;
+audio.addEventListener('playing', () => {
+  if (stream && !stream.heard) { stream.heard = true; timing.playing.push(performance.now()); }
+});
+function pump(s) {
+  if (!s.buffer || s.buffer.updating) return;
+  if (s.appended < s.chunks.length) {
+    s.buffer.appendBuffer(s.chunks[s.appended++]);
+  } else if (s.ended && s.source.readyState === 'open') {
+    s.source.endOfStream();
+  }
+}
+function open(id) {
+  const s = {id, source: new MediaSource(), buffer: null, chunks: [], appended: 0,
+             ended: false, heard: false};
+  s.source.addEventListener('sourceopen', () => {
+    s.buffer = s.source.addSourceBuffer('audio/mpeg');
+    s.buffer.mode = 'sequence';
+    s.buffer.addEventListener('updateend', () => pump(s));
+    pump(s);
+  });
+  audio.src = URL.createObjectURL(s.source);
+  audio.play().catch(() => {});
+  stream = s;
+}
+watch('value', () => {
+  if (!props.value) return;
+  const update = JSON.parse(props.value);
+  if (!stream || stream.id !== update.stream) open(update.stream);
+  for (const chunk of update.chunks.slice(stream.chunks.length)) {
+    stream.chunks.push(Uint8Array.from(atob(chunk), (c) => c.charCodeAt(0)));
+  }
+  stream.ended = update.end;
+  pump(stream);
+});
+"""
+
+
+def speech_player() -> gr.HTML:
+    """The player component; feed it `player_update(...)` values from a generator."""
+    return gr.HTML(value="", html_template="", js_on_load=PLAYER_JS, elem_id="magic8-player")
+
+
+def player_update(stream_id: str, chunks: list[bytes], end: bool) -> str:
+    """The player's value: every MP3 chunk of answer `stream_id` so far, and whether it ended."""
+    encoded = [base64.b64encode(chunk).decode("ascii") for chunk in chunks]
+    return json.dumps({"stream": stream_id, "chunks": encoded, "end": end})
+
+
+def player_chunks(value: str) -> list[bytes]:
+    """The MP3 chunks in a player value (what the page appends), for tests and benchmarks."""
+    return [base64.b64decode(chunk) for chunk in json.loads(value)["chunks"]]
