@@ -66,7 +66,7 @@ def small(text: str) -> str:
 
 
 def build_app(ball: Magic8Ball) -> gr.Blocks:
-    """The Blocks UI (microphone or upload in, streamed speech out) and the two API endpoints."""
+    """The Blocks UI (microphone or upload in, streamed speech out) and the API endpoints."""
     answer_files = AnswerFiles()
 
     def warn(turn: Turn, shown: set[str]) -> None:

@@ -150,8 +150,11 @@ class Magic8Ball:
             silence, audio.ASR_SAMPLE_RATE
         )
         (backends.offline_answerer or backends.answerer).answer("Will this work?", seed=0)
-        for _chunk in backends.speaker.stream("Ready."):
-            pass
+        try:  # through the same path as requests (on ZeroGPU, a GPU worker may not be granted now)
+            for _chunk in backends.speaker.stream_mp3("Ready.", None):
+                pass
+        except Exception as error:  # noqa: BLE001 (an optimisation only; requests still work)
+            log.warning("speech warm-up skipped (%s)", type(error).__name__)
         log.info("models loaded and warmed up in %.1f s", time.perf_counter() - started)
 
     def new_turn(self) -> Turn:
