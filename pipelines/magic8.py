@@ -26,6 +26,7 @@ T = TypeVar("T")
 
 NOTHING_HEARD = "I didn't catch a question. Please ask again, a little closer to the microphone."
 API_FALLBACK = "Inference API unavailable, answered offline"
+MAX_SPOKEN_CHARS = 400  # a 30-word answer is well under this; /read_response takes any text
 TOKEN_REFUSED = (
     "The Hugging Face token was refused: it is invalid or has no access to this model. "
     "Whoever runs this app needs to set a valid HF_TOKEN."
@@ -227,6 +228,10 @@ class Magic8Ball:
 
     def read_response(self, answer: str) -> Iterator[bytes]:
         """The spoken answer as MP3 chunks yielded as they are made; joined, one gapless MP3."""
+        if len(answer) > MAX_SPOKEN_CHARS:
+            raise UserFacingError(
+                f"That text is too long to speak here (at most {MAX_SPOKEN_CHARS} characters)."
+            )
         started = time.perf_counter()
         chunks = self.backends.speaker.stream_mp3(answer, self.settings.chunk_seconds)
         for index, chunk in enumerate(chunks):

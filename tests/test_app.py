@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import soundfile as sf
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
+from player import player_chunks
 from tests.conftest import QUESTION_WORDS
 from tests.helpers import ROOT, ffmpeg
 
@@ -123,3 +125,11 @@ def test_readme_client_snippet_runs(server, question_wav):
     assert "bicycle" in scope["question"].lower()
     assert scope["answer"] and Path(scope["mp3_path"]).stat().st_size > 1000
     assert segments(scope["playlist"]) >= 1
+
+
+def test_read_response_speaks_short_texts_only(client):
+    job = client.submit("The early bird gets the worm.", api_name="/read_response")
+    player_value, _answer = job.result(timeout=TIMEOUT_S)
+    assert json.loads(player_value)["end"] and player_chunks(player_value)
+    with pytest.raises(AppError, match="too long to speak"):
+        client.submit("word " * 200, api_name="/read_response").result(timeout=TIMEOUT_S)
