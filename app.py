@@ -102,11 +102,10 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
 
     def ask(audio_path: str | None) -> tuple[str, str, str, dict]:
         with user_errors():
-            turn = ball.new_turn()
-            question = ball.transcribe(audio_path, turn)
-            answer = ball.answer(question, turn)
+            *_, turn = ball.generate_response(audio_path)
             warn(turn, set())
-            return question, answer, answer_files.save(ball.speak(answer)), turn.details()
+            mp3_path = answer_files.save(ball.speak(turn.answer))
+            return turn.question, turn.answer, mp3_path, turn.details()
 
     def ask_stream(audio_path: str | None):
         shown: set[str] = set()

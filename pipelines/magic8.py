@@ -158,7 +158,7 @@ class Magic8Ball:
             log.warning("speech warm-up skipped (%s)", type(error).__name__)
         log.info("models loaded and warmed up in %.1f s", time.perf_counter() - started)
 
-    def new_turn(self) -> Turn:
+    def _new_turn(self) -> Turn:
         """A turn that starts with the configured backends."""
         b = self.backends
         return Turn(b.transcriber, b.answerer, b.speaker)
@@ -182,7 +182,7 @@ class Magic8Ball:
 
     def transcribe(self, audio_path: str | None, turn: Turn | None = None) -> str:
         """Decode and check the recording, then transcribe it. Raises UserFacingError."""
-        turn = turn or self.new_turn()
+        turn = turn or self._new_turn()
         if not audio_path:
             raise UserFacingError("Please record or upload a question first.")
         samples = audio.decode_question(audio_path, self.settings.max_seconds)
@@ -206,7 +206,7 @@ class Magic8Ball:
 
     def answer(self, question: str, turn: Turn | None = None) -> str:
         """A Magic 8 Ball answer; a fresh random seed per request unless MAGIC8_SEED is set."""
-        turn = turn or self.new_turn()
+        turn = turn or self._new_turn()
         seed = self.settings.seed if self.settings.seed is not None else random.randrange(2**31)
         started = time.perf_counter()
         answer = self._run_stage(
@@ -220,7 +220,7 @@ class Magic8Ball:
 
     def generate_response(self, audio_path: str | None) -> Iterator[Turn]:
         """Yield the turn as soon as the question is transcribed, then again with the answer."""
-        turn = self.new_turn()
+        turn = self._new_turn()
         turn.question = self.transcribe(audio_path, turn)
         yield turn
         turn.answer = self.answer(turn.question, turn)
