@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Iterator
 
 import gradio as gr
+import numpy as np
 
 from pipelines.errors import UserFacingError
+from pipelines.live import LiveQuestion
 from pipelines.magic8 import Magic8Ball, Turn, build_backends
 from pipelines.settings import Settings, SettingsError
 from player import player_update, speech_player
@@ -28,6 +30,7 @@ log = logging.getLogger("magic8.app")
 
 INTERNAL_ERROR = "The Magic 8 Ball clouded over (an internal error). Please ask again."
 ANSWER_FILE_LIFETIME_S = 600
+STREAM_EVERY_S = 0.1  # how often the microphone sends what it has
 
 
 @contextmanager
@@ -75,17 +78,31 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
                 shown.add(notice)
                 gr.Warning(notice)
 
-    def generate_response(audio_path: str | None, progress=gr.Progress()):
+    def show_turns(turns: Iterator[Turn], progress: gr.Progress):
+        """The page's updates for a question being answered: the question, then the answer."""
         progress(0.1, desc="Listening")
         shown: set[str] = set()
         with user_errors():
-            for turn in ball.generate_response(audio_path):
+            for turn in turns:
                 warn(turn, shown)
                 if turn.answer is None:
                     progress(0.5, desc="Consulting the spirits")
                     yield turn.question, None, "", small(turn.label)
                 else:
                     yield turn.question, turn.answer, gr.skip(), small(turn.label)
+
+    def hear(chunk: tuple[int, np.ndarray] | None, live: LiveQuestion | None) -> LiveQuestion:
+        if live is None or live.closed:  # a new recording
+            live = ball.listen()
+        if chunk is not None:
+            live.add(*chunk)
+        return live
+
+    def generate_live_response(live: LiveQuestion | None, progress=gr.Progress()):
+        yield from show_turns(ball.generate_live_response(live), progress)
+
+    def generate_response(audio_path: str | None, progress=gr.Progress()):
+        yield from show_turns(ball.generate_response(audio_path), progress)
 
     def read_response(answer: str | None):
         if not answer:
@@ -119,29 +136,64 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
 
     with gr.Blocks(title="Magic 8 Ball") as demo:
         gr.Markdown("# Magic 8 Ball 🎱\nAsk a question and receive wisdom")
-        recording = gr.Audio(
-            sources=["microphone", "upload"], type="filepath", label="Ask your question"
-        )
+        with gr.Row():
+            microphone = gr.Audio(
+                sources=["microphone"],
+                streaming=True,
+                type="numpy",
+                label="Ask your question",
+            )
+            upload = gr.Audio(sources=["upload"], type="filepath", label="…or upload a recording")
         question_box = gr.Textbox(label="Question", interactive=False)
         answer_box = gr.Textbox(label="Answer", interactive=False)
         player = speech_player()
         backends_line = gr.Markdown(small(ball.backends.label), elem_id="backends")
+        live_state = gr.State()
         answer_state = gr.State()
+        turn_outputs = [question_box, answer_state, answer_box, backends_line]
 
-        gr.on(
-            [recording.stop_recording, recording.upload],
-            generate_response,
-            inputs=recording,
-            outputs=[question_box, answer_state, answer_box, backends_line],
-            api_name="page_generate_response",
-            api_visibility="private",
-        ).success(
-            read_response,
-            inputs=answer_state,
-            outputs=[player, answer_box],
-            api_name="page_read_response",
+        # While the person talks, the microphone streams to the server, which transcribes at
+        # each pause; at Stop the transcript is usually ready.
+        microphone.stream(
+            hear,
+            api_name="page_hear",
+            inputs=[microphone, live_state],
+            outputs=live_state,
+            stream_every=STREAM_EVERY_S,
+            time_limit=ball.settings.max_seconds + 5,
+            show_progress="hidden",
+            concurrency_limit=None,  # a stream holds its slot while the person talks
             api_visibility="private",
         )
+        for source, answered in (
+            (
+                "microphone",
+                microphone.stop_recording(
+                    generate_live_response,
+                    inputs=live_state,
+                    outputs=turn_outputs,
+                    api_name="page_generate_live_response",
+                    api_visibility="private",
+                ),
+            ),
+            (
+                "upload",
+                upload.upload(
+                    generate_response,
+                    inputs=upload,
+                    outputs=turn_outputs,
+                    api_name="page_generate_response",
+                    api_visibility="private",
+                ),
+            ),
+        ):
+            answered.success(
+                read_response,
+                inputs=answer_state,
+                outputs=[player, answer_box],
+                api_name=f"page_read_response_{source}",
+                api_visibility="private",
+            )
 
         with gr.Row(visible=False):  # outputs of the API endpoints only
             speech = gr.Audio(label="Spoken answer", streaming=True, autoplay=True)
@@ -150,6 +202,7 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
             ask_button = gr.Button()
             ask_stream_button = gr.Button()
             read_response_button = gr.Button()
+            recording = gr.Audio(type="filepath", label="Question")
         ask_button.click(
             ask,
             inputs=recording,

@@ -15,7 +15,6 @@ from pipelines.errors import UserFacingError
 
 ASR_SAMPLE_RATE = 16_000
 MIN_SECONDS = 0.3
-SILENCE_PEAK = 10 ** (-50 / 20)  # -50 dBFS: quieter than any microphone's noise floor
 MP3_BITRATE_KBPS = 64
 
 
@@ -24,55 +23,86 @@ def _describe(seconds: float) -> str:
     return f"{minutes} min {rest} s" if minutes else f"{seconds:.1f} s"
 
 
+def check_length(seconds: float, max_seconds: float, at_least: bool = False) -> None:
+    """Refuse a recording shorter than MIN_SECONDS or longer than `max_seconds` (by more than
+    half a second), with a message that says how long it is (`at_least`: or longer)."""
+    if seconds > max_seconds + 0.5:
+        more = "over " if at_least else ""
+        raise UserFacingError(
+            f"That recording is {more}{_describe(seconds)} long; questions can be at most "
+            f"{_describe(max_seconds)}. Please ask a shorter question."
+        )
+    if seconds < MIN_SECONDS:
+        raise UserFacingError(
+            f"That recording is only {seconds:.1f} s long. "
+            "Please hold the record button while you ask your question."
+        )
+
+
+def _to_asr_rate() -> av.AudioResampler:
+    return av.AudioResampler(format="flt", layout="mono", rate=ASR_SAMPLE_RATE)
+
+
 def decode_question(path: str, max_seconds: float) -> np.ndarray:
     """Decode an audio file of any format, rate and channel count to 16 kHz mono float32.
 
-    Raises UserFacingError when the file is not audio, holds no sound, is shorter
-    than MIN_SECONDS or longer than `max_seconds` (refused, not trimmed).
+    Raises UserFacingError when the file is not audio, is shorter than MIN_SECONDS or longer
+    than `max_seconds` (refused, not trimmed; decoding stops as soon as that is clear).
     """
-    too_long = UserFacingError(
-        f"That recording is longer than {_describe(max_seconds)}. "
-        "Please ask a shorter question."
-    )
-    max_samples = int(max_seconds * ASR_SAMPLE_RATE)
     pieces: list[np.ndarray] = []
     total = 0
     try:
         with av.open(path) as container:
             if not container.streams.audio:
                 raise UserFacingError("That file has no sound in it. Please record a question.")
-            if container.duration and container.duration / av.time_base > max_seconds + 0.5:
-                seconds = container.duration / av.time_base
-                raise UserFacingError(
-                    f"That recording is {_describe(seconds)} long; questions can be at most "
-                    f"{_describe(max_seconds)}. Please ask a shorter question."
-                )
-            resampler = av.AudioResampler(format="flt", layout="mono", rate=ASR_SAMPLE_RATE)
+            if container.duration:
+                check_length(max(container.duration / av.time_base, MIN_SECONDS), max_seconds)
+            resampler = _to_asr_rate()
             frames = container.decode(container.streams.audio[0])
             for frame in chain(frames, [None]):  # None flushes the resampler
                 for out in resampler.resample(frame):
                     samples = out.to_ndarray().reshape(-1)
                     pieces.append(samples)
                     total += samples.size
-                    if total > max_samples + ASR_SAMPLE_RATE // 2:
-                        raise too_long
+                    if total > (max_seconds + 0.5) * ASR_SAMPLE_RATE:
+                        check_length(total / ASR_SAMPLE_RATE, max_seconds, at_least=True)
     except (av.error.FFmpegError, ValueError, IndexError) as error:
         raise UserFacingError(
             "That file is not a recording I can read. Please record your question "
             "or upload a WAV, MP3, OGG or M4A file."
         ) from error
     audio = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
-    if audio.size < MIN_SECONDS * ASR_SAMPLE_RATE:
-        raise UserFacingError(
-            f"That recording is only {audio.size / ASR_SAMPLE_RATE:.1f} s long. "
-            "Please hold the record button while you ask your question."
-        )
+    check_length(audio.size / ASR_SAMPLE_RATE, max_seconds)
     return audio.astype(np.float32, copy=False)
 
 
-def is_silent(audio: np.ndarray) -> bool:
-    """True when no sample rises above the silence floor (a muted or unplugged microphone)."""
-    return audio.size == 0 or float(np.max(np.abs(audio))) < SILENCE_PEAK
+class StreamResampler:
+    """Microphone chunks at any rate (int16 or float, mono or interleaved channels) to one
+    continuous 16 kHz mono float32 stream; `flush()` returns what it still holds, at the end."""
+
+    def __init__(self) -> None:
+        self._resampler = _to_asr_rate()
+
+    def __call__(self, sample_rate: int, chunk: np.ndarray) -> np.ndarray:
+        """The 16 kHz samples for `chunk` (a few may come out with the next call)."""
+        samples = chunk.astype(np.float32)
+        if np.issubdtype(chunk.dtype, np.integer):
+            samples /= float(np.iinfo(chunk.dtype).max) + 1
+        if samples.ndim == 2:
+            samples = samples.mean(axis=1)
+        frame = av.AudioFrame.from_ndarray(samples[None, :], format="flt", layout="mono")
+        frame.sample_rate = sample_rate
+        return self._join(self._resampler.resample(frame))
+
+    def flush(self) -> np.ndarray:
+        """The samples still inside the resampler."""
+        return self._join(self._resampler.resample(None))
+
+    @staticmethod
+    def _join(frames: list) -> np.ndarray:
+        if not frames:
+            return np.zeros(0, np.float32)
+        return np.concatenate([frame.to_ndarray().reshape(-1) for frame in frames])
 
 
 def to_int16(audio: np.ndarray) -> np.ndarray:

@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
 import numpy as np
 
-from pipelines import audio
+from pipelines import audio, vad
 from pipelines.asr import FasterWhisperTranscriber, InferenceApiTranscriber, Transcriber
 from pipelines.asr import tiny_en_model_dir
 from pipelines.errors import UserFacingError
+from pipelines.live import LiveQuestion
 from pipelines.llm import Answerer, InferenceApiAnswerer, local_answerer, smollm2_gguf
 from pipelines.remote import ApiAuthError, ApiUnavailable
 from pipelines.settings import Settings
@@ -138,6 +140,7 @@ class Magic8Ball:
     def __init__(self, settings: Settings, backends: Backends) -> None:
         self.settings = settings
         self.backends = backends
+        self._guesses = ThreadPoolExecutor(2, thread_name_prefix="magic8-live")
 
     def warm_up(self) -> None:
         """Load every local model and run each once, so the first visitor does not wait.
@@ -147,6 +150,7 @@ class Magic8Ball:
         started = time.perf_counter()
         backends = self.backends
         silence = np.zeros(audio.ASR_SAMPLE_RATE, np.float32)
+        vad.speech_span(silence)
         (backends.offline_transcriber or backends.transcriber).transcribe(
             silence, audio.ASR_SAMPLE_RATE
         )
@@ -180,29 +184,41 @@ class Magic8Ball:
                 turn.notices.append(API_FALLBACK)
             return call(fallback)
 
-    def transcribe(self, audio_path: str | None, turn: Turn | None = None) -> str:
-        """Decode and check the recording, then transcribe it. Raises UserFacingError."""
-        turn = turn or self._new_turn()
-        if not audio_path:
-            raise UserFacingError("Please record or upload a question first.")
-        samples = audio.decode_question(audio_path, self.settings.max_seconds)
-        if audio.is_silent(samples):
-            raise UserFacingError(NOTHING_HEARD)
+    def listen(self) -> LiveQuestion[Turn]:
+        """A question about to be recorded live: feed it microphone chunks, then hand it to
+        `generate_live_response`."""
+        return LiveQuestion(self._transcribe_speech, self._guesses, self.settings.max_seconds)
+
+    def _transcribe_speech(self, speech: np.ndarray) -> Turn:
+        """A new turn with the question heard in `speech` (16 kHz mono, trimmed to the speech).
+        Raises UserFacingError."""
+        turn = self._new_turn()
         started = time.perf_counter()
-        question = self._run_stage(
+        turn.question = self._run_stage(
             turn,
             "transcriber",
             self.backends.offline_transcriber,
-            lambda transcriber: transcriber.transcribe(samples, audio.ASR_SAMPLE_RATE),
+            lambda transcriber: transcriber.transcribe(speech, audio.ASR_SAMPLE_RATE),
         )
         log.info(
-            "transcribed %.1f s of audio in %.2f s",
-            samples.size / audio.ASR_SAMPLE_RATE,
+            "transcribed %.1f s of speech in %.2f s",
+            speech.size / audio.ASR_SAMPLE_RATE,
             time.perf_counter() - started,
         )
-        if not any(ch.isalpha() for ch in question):
+        if not any(ch.isalpha() for ch in turn.question):
             raise UserFacingError(NOTHING_HEARD)
-        return question
+        return turn
+
+    def transcribe(self, audio_path: str | None) -> Turn:
+        """Decode and check a recording, trim it to its speech (none: the person is told so
+        before any model runs) and transcribe it. Raises UserFacingError."""
+        if not audio_path:
+            raise UserFacingError("Please record or upload a question first.")
+        samples = audio.decode_question(audio_path, self.settings.max_seconds)
+        span = vad.speech_span(samples)
+        if span is None:
+            raise UserFacingError(NOTHING_HEARD)
+        return self._transcribe_speech(samples[span[0] : span[1]])
 
     def answer(self, question: str, turn: Turn | None = None) -> str:
         """A Magic 8 Ball answer; a fresh random seed per request unless MAGIC8_SEED is set."""
@@ -220,8 +236,21 @@ class Magic8Ball:
 
     def generate_response(self, audio_path: str | None) -> Iterator[Turn]:
         """Yield the turn as soon as the question is transcribed, then again with the answer."""
-        turn = self._new_turn()
-        turn.question = self.transcribe(audio_path, turn)
+        return self._respond(lambda: self.transcribe(audio_path))
+
+    def generate_live_response(self, live: LiveQuestion[Turn] | None) -> Iterator[Turn]:
+        """`generate_response` for a question recorded live (see `listen`)."""
+
+        def transcribed() -> Turn:
+            turn = live.finish() if live is not None else None
+            if live is None or turn is None:
+                raise UserFacingError(NOTHING_HEARD if live else "Please record a question first.")
+            return turn
+
+        return self._respond(transcribed)
+
+    def _respond(self, transcribed: Callable[[], Turn]) -> Iterator[Turn]:
+        turn = transcribed()
         yield turn
         turn.answer = self.answer(turn.question, turn)
         yield turn

@@ -11,6 +11,9 @@ from typing import Iterator
 import numpy as np
 import soundfile as sf
 
+LEAD_S = 1.0  # from Record to the first word
+STOP_AFTER_S = 0.4  # from the last word to the Stop click
+
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -33,11 +36,17 @@ def chromium_path() -> str:
 
 
 def microphone_file(speech: np.ndarray, sample_rate: int, path: Path) -> float:
-    """Write what the fake microphone plays: a short pause, the question, a longer pause.
-    Returns how long to record, in seconds (the question and a little of the pause after it)."""
-    lead, tail = np.zeros(int(0.3 * sample_rate)), np.zeros(int(2.5 * sample_rate))
+    """Write what the fake microphone plays: a pause, the question, a longer pause.
+
+    The fake microphone starts playing when the page opens it, at the first Record click; the
+    page streams to the server from when the server has opened the stream (chunks before that
+    are dropped, and the Record button shows it is waiting). The pause first is how long a
+    person waits for that. Returns how long to record, in seconds: until STOP_AFTER_S after the
+    question.
+    """
+    lead, tail = np.zeros(int(LEAD_S * sample_rate)), np.zeros(int(2.5 * sample_rate))
     sf.write(path, np.concatenate([lead, speech, tail]), sample_rate, subtype="PCM_16")
-    return 0.3 + speech.size / sample_rate + 0.4
+    return LEAD_S + speech.size / sample_rate + STOP_AFTER_S
 
 
 @contextmanager

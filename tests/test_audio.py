@@ -64,9 +64,16 @@ def test_too_long_recording_is_refused_with_both_lengths(tmp_path):
         audio.decode_question(str(path), max_seconds=30)
 
 
-def test_silence_is_detected():
-    assert audio.is_silent(np.zeros(16_000, np.float32))
-    assert not audio.is_silent(tone(1.0, 16_000))
+def test_microphone_chunks_resample_like_the_whole_recording():
+    recording = (tone(2.0, 48_000) * 32767).astype(np.int16)
+    resampler = audio.StreamResampler()
+    pieces = [resampler(48_000, chunk) for chunk in np.array_split(recording, 8)]
+    streamed = np.concatenate([*pieces, resampler.flush()])
+    assert streamed.dtype == np.float32
+    assert abs(streamed.size - 2.0 * audio.ASR_SAMPLE_RATE) <= 1
+    whole = audio.StreamResampler()
+    at_once = np.concatenate([whole(48_000, recording), whole.flush()])
+    assert np.max(np.abs(streamed - at_once[: streamed.size])) < 1e-4
 
 
 def test_mp3_chunk_decodes_to_its_length():

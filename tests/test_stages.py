@@ -22,9 +22,27 @@ def test_whisper_transcribes_a_spoken_question(ball, question_wav):
         assert word in text
 
 
-def test_whisper_hears_nothing_in_noise(ball):
+def test_a_recording_longer_than_the_short_window_is_transcribed(ball, question_wav, tmp_path):
+    import soundfile as sf
+
+    speaker = ball.backends.speaker
+    later_path = tmp_path / "later.wav"
+    sf.write(later_path, np.concatenate(list(speaker.stream("Or a red car?"))), speaker.sample_rate)
+    pause = np.zeros(4 * ASR_SAMPLE_RATE, np.float32)
+    first, later = (decode_question(str(p), max_seconds=30) for p in (question_wav, later_path))
+    long = np.concatenate([first, pause, later, pause])  # over 10 s
+    text = ball.backends.transcriber.transcribe(long, ASR_SAMPLE_RATE).lower()
+    assert "bicycle" in text and "red car" in text
+
+
+def test_noise_is_not_transcribed(ball, tmp_path):
+    import soundfile as sf
+
+    path = tmp_path / "noise.wav"
     noise = np.random.default_rng(0).normal(0, 0.05, 3 * ASR_SAMPLE_RATE).astype(np.float32)
-    assert ball.backends.transcriber.transcribe(noise, ASR_SAMPLE_RATE) == ""
+    sf.write(path, noise, ASR_SAMPLE_RATE)
+    with pytest.raises(UserFacingError, match="didn't catch a question"):
+        ball.transcribe(str(path))
 
 
 @pytest.mark.parametrize(

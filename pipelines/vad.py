@@ -1,0 +1,86 @@
+"""Where the speech is: Silero VAD (the `silero-vad` package, its ONNX model on onnxruntime).
+
+`speech_span` trims a whole recording to its speech; `EndOfSpeech` follows a live recording
+window by window and says when the person has stopped talking. Both use the same model and
+the same thresholds, so a live recording and the same recording uploaded are trimmed alike.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+SAMPLE_RATE = 16_000
+THRESHOLD = 0.5  # speech probability above which a 32 ms window is speech
+END_SILENCE_MS = 200  # this much silence after speech ends an utterance
+PAD_MS = 200  # kept on both sides of the speech (Whisper wants a little room)
+
+_shared_model = None
+_shared_lock = threading.Lock()
+
+
+def _new_model():
+    from silero_vad import load_silero_vad
+
+    return load_silero_vad(onnx=True)
+
+
+def speech_span(audio: np.ndarray) -> tuple[int, int] | None:
+    """First and last sample of the speech in `audio` (16 kHz mono float32), padded by PAD_MS;
+    None when none of it is speech."""
+    from silero_vad import get_speech_timestamps
+
+    global _shared_model
+    with _shared_lock:  # the model keeps state while it reads a recording
+        if _shared_model is None:
+            _shared_model = _new_model()
+        stamps = get_speech_timestamps(
+            audio,
+            _shared_model,
+            threshold=THRESHOLD,
+            sampling_rate=SAMPLE_RATE,
+            min_silence_duration_ms=END_SILENCE_MS,
+            speech_pad_ms=PAD_MS,
+        )
+    if not stamps:
+        return None
+    return stamps[0]["start"], min(stamps[-1]["end"], audio.size)
+
+
+class EndOfSpeech:
+    """Follows one live recording: `feed` it the new samples as they arrive; it answers True
+    when an utterance has just ended (END_SILENCE_MS of silence after speech).
+
+    Each live recording has its own model instance, because the model carries state.
+    """
+
+    WINDOW = 512  # samples per model call at 16 kHz
+
+    def __init__(self) -> None:
+        from silero_vad import VADIterator
+
+        self._iterator = VADIterator(
+            _new_model(),
+            threshold=THRESHOLD,
+            sampling_rate=SAMPLE_RATE,
+            min_silence_duration_ms=END_SILENCE_MS,
+            speech_pad_ms=PAD_MS,
+        )
+        self._pending = np.zeros(0, np.float32)
+        self.speaking = False
+
+    def feed(self, samples: np.ndarray) -> bool:
+        """Read `samples` (16 kHz mono float32, following the last ones); True when speech
+        ended within them and did not start again."""
+        ended = False
+        pending = np.concatenate([self._pending, samples])
+        whole = pending.size - pending.size % self.WINDOW
+        for start in range(0, whole, self.WINDOW):
+            event = self._iterator(pending[start : start + self.WINDOW])
+            if event and "start" in event:
+                self.speaking, ended = True, False
+            elif event and "end" in event:
+                self.speaking, ended = False, True
+        self._pending = pending[whole:]
+        return ended

@@ -1,0 +1,111 @@
+"""Finding the speech (Silero VAD), and a question transcribed while it is being recorded."""
+
+import dataclasses
+import threading
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from pipelines import vad
+from pipelines.audio import ASR_SAMPLE_RATE, decode_question
+from pipelines.errors import UserFacingError
+from pipelines.magic8 import Magic8Ball
+
+MIC_RATE = 48_000
+CHUNK = 12_000  # what the page sends every 0.25 s
+
+
+class CountingTranscriber:
+    """The real transcriber, remembering which thread made each call."""
+
+    def __init__(self, real):
+        self._real = real
+        self.name, self.remote = real.name, real.remote
+        self.threads: list[str] = []
+
+    def transcribe(self, audio, sample_rate):
+        self.threads.append(threading.current_thread().name)
+        return self._real.transcribe(audio, sample_rate)
+
+
+@pytest.fixture
+def counting_ball(ball) -> Magic8Ball:
+    spy = CountingTranscriber(ball.backends.transcriber)
+    return Magic8Ball(ball.settings, dataclasses.replace(ball.backends, transcriber=spy))
+
+
+@pytest.fixture(scope="module")
+def speech(question_wav) -> np.ndarray:
+    return decode_question(str(question_wav), max_seconds=30)
+
+
+def silence(seconds: float, rate: int = ASR_SAMPLE_RATE) -> np.ndarray:
+    return np.zeros(int(seconds * rate), np.float32)
+
+
+def microphone(audio_16k: np.ndarray) -> list[np.ndarray]:
+    """`audio_16k` as the page's microphone sends it: 48 kHz int16 chunks of 0.25 s."""
+    at_48k = np.repeat(audio_16k, 3)
+    return [
+        (chunk * 32767).astype(np.int16)
+        for chunk in np.array_split(at_48k, -(-at_48k.size // CHUNK))
+    ]
+
+
+def record_live(ball: Magic8Ball, audio_16k: np.ndarray):
+    live = ball.listen()
+    for chunk in microphone(audio_16k):
+        live.add(MIC_RATE, chunk)
+    return live
+
+
+def test_speech_span_is_the_question_with_a_little_room(speech):
+    recording = np.concatenate([silence(1.0), speech, silence(2.0)])
+    start, end = vad.speech_span(recording)
+    speech_start, speech_end = ASR_SAMPLE_RATE * 1.0, ASR_SAMPLE_RATE * 1.0 + speech.size
+    assert speech_start - 0.5 * ASR_SAMPLE_RATE < start <= speech_start
+    assert speech_end - 0.1 * ASR_SAMPLE_RATE < end < speech_end + 0.5 * ASR_SAMPLE_RATE
+
+
+@pytest.mark.parametrize(
+    "recording",
+    [silence(2.0), np.random.default_rng(0).normal(0, 0.05, 48_000).astype(np.float32)],
+    ids=["silence", "noise"],
+)
+def test_no_speech_is_answered_before_any_model_runs(counting_ball, recording, tmp_path):
+    path = tmp_path / "nothing.wav"
+    sf.write(path, recording, ASR_SAMPLE_RATE)
+    with pytest.raises(UserFacingError, match="didn't catch a question"):
+        next(counting_ball.generate_response(str(path)))
+    with pytest.raises(UserFacingError, match="didn't catch a question"):
+        next(counting_ball.generate_live_response(record_live(counting_ball, recording)))
+    assert counting_ball.backends.transcriber.threads == []
+
+
+def test_live_transcript_is_ready_at_stop_and_equals_one_shot(counting_ball, speech, tmp_path):
+    recording = np.concatenate([silence(0.5), speech, silence(1.0)])
+    path = tmp_path / "question.wav"
+    sf.write(path, recording, ASR_SAMPLE_RATE)
+    one_shot = counting_ball.transcribe(str(path)).question
+    spy = counting_ball.backends.transcriber
+    spy.threads.clear()
+
+    live_turn = next(counting_ball.generate_live_response(record_live(counting_ball, recording)))
+
+    assert live_turn.question == one_shot
+    assert spy.threads and all(name.startswith("magic8-live") for name in spy.threads)
+
+
+def test_words_after_a_pause_are_not_lost(counting_ball, speech):
+    recording = np.concatenate([silence(0.3), speech, silence(1.0), speech, silence(0.1)])
+    question = next(counting_ball.generate_live_response(record_live(counting_ball, recording)))
+    assert question.question.lower().count("bicycle") == 2
+
+
+def test_live_recordings_too_short_or_too_long_are_refused(ball):
+    with pytest.raises(UserFacingError, match="only 0.0 s long"):
+        ball.listen().finish()
+    too_long = np.full(int((ball.settings.max_seconds + 2) * ASR_SAMPLE_RATE), 0.1, np.float32)
+    with pytest.raises(UserFacingError, match="long; questions can be at most 30.0 s"):
+        next(ball.generate_live_response(record_live(ball, too_long)))
