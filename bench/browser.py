@@ -25,13 +25,17 @@ from bench.latency import QUESTIONS  # noqa: E402
 from pipelines.settings import Settings  # noqa: E402
 from pipelines.tts import PiperSpeaker, joe_voice_path  # noqa: E402
 from tests.helpers import app_server  # noqa: E402
-from tests.page import ask_out_loud, microphone_file, open_page  # noqa: E402
+from tests.page import STOP_AFTER_S, ask_out_loud, microphone_file, open_page  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running app; default: start one here")
     parser.add_argument("--questions", type=int, default=len(QUESTIONS))
+    parser.add_argument(
+        "--stop-after", type=float, default=STOP_AFTER_S,
+        help="seconds from the last word to the Stop click (default %(default)s)",
+    )
     args = parser.parse_args()
 
     Settings.from_env()  # the same settings checks as the app
@@ -42,13 +46,15 @@ def main() -> None:
     with server as url:
         for index, text in enumerate(QUESTIONS[: args.questions]):
             mic = workdir / f"mic{index}.wav"
-            record = microphone_file(np.concatenate(list(speaker.stream(text))), 22_050, mic)
+            speech = np.concatenate(list(speaker.stream(text)))
+            record = microphone_file(speech, 22_050, mic, args.stop_after)
             with open_page(url, mic) as page:
                 heard = ask_out_loud(page, record)
             times.append(heard["stop_to_sound_s"])
             print(f"{heard['stop_to_sound_s']:5.2f} s  {heard['question']!r} -> {heard['answer']!r}")
     print(
-        f"browser: Stop to first sound over {len(times)} questions: median "
+        f"browser: Stop to first sound over {len(times)} questions, Stop {args.stop_after} s"
+        f" after the last word: median "
         f"{statistics.median(times):.2f} s, worst {max(times):.2f} s"
     )
 

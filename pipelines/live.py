@@ -1,5 +1,5 @@
-"""A question while it is being recorded: transcribed in the background each time the person
-pauses, so that when recording stops the transcript is usually ready."""
+"""A question while it is being recorded: transcribed (and answered) in the background each
+time the person pauses, so that when recording stops the answer is often ready."""
 
 from __future__ import annotations
 
@@ -21,16 +21,16 @@ class LiveQuestion(Generic[R]):
     """The microphone's chunks as they arrive (`add`), resampled to 16 kHz mono.
 
     When `vad.EndOfSpeech` hears a pause, the recording so far is trimmed with `vad.speech_span`
-    and `transcribe(speech)` runs on `executor`: a guess at the final transcript. `finish()`
-    trims the whole recording the same way; where the speech is the same span as the last
-    guess's (nothing was said since), the guess is the answer, otherwise it transcribes now.
-    Either way the result is what transcribing the whole recording at once gives.
+    and `prepare(speech)` (transcribe, and answer) runs on `executor`: a guess. `finish()` trims
+    the whole recording the same way; where the speech is the same span as the last guess's
+    (nothing was said since), the guess is the result, otherwise it prepares it now. Either
+    way the transcript is what transcribing the whole recording at once gives.
     """
 
     def __init__(
-        self, transcribe: Callable[[np.ndarray], R], executor: Executor, max_seconds: float
+        self, prepare: Callable[[np.ndarray], R], executor: Executor, max_seconds: float
     ) -> None:
-        self._transcribe = transcribe
+        self._prepare = prepare
         self._executor = executor
         self._max_samples = int((max_seconds + 0.5) * audio.ASR_SAMPLE_RATE)
         self._max_seconds = max_seconds
@@ -51,19 +51,21 @@ class LiveQuestion(Generic[R]):
             self._pieces.append(samples)
             self._size += samples.size
             if self._end_of_speech.feed(samples) and self._size <= self._max_samples:
-                self._guess = self._executor.submit(self._transcribe_speech, self._samples())
+                if self._guess is not None:
+                    self._guess.cancel()  # superseded (only stops it if it has not started)
+                self._guess = self._executor.submit(self._prepare_speech, self._samples())
 
     def _samples(self) -> np.ndarray:
         if len(self._pieces) > 1:
             self._pieces = [np.concatenate(self._pieces)]
         return self._pieces[0] if self._pieces else np.zeros(0, np.float32)
 
-    def _transcribe_speech(self, samples: np.ndarray) -> tuple[Span | None, R | None]:
+    def _prepare_speech(self, samples: np.ndarray) -> tuple[Span | None, R | None]:
         span = vad.speech_span(samples)
-        return span, (None if span is None else self._transcribe(samples[span[0] : span[1]]))
+        return span, (None if span is None else self._prepare(samples[span[0] : span[1]]))
 
     def finish(self) -> R | None:
-        """The transcription of the whole recording (None when none of it is speech).
+        """`prepare` of the whole recording's speech (None when none of it is speech).
 
         Raises UserFacingError when the recording is too short or too long.
         """
@@ -80,7 +82,7 @@ class LiveQuestion(Generic[R]):
         if guess is not None:
             guessed_span, result = guess.result()
             if guessed_span == span:
-                log.info("live transcript ready at stop (%.1f s of audio)", seconds)
+                log.info("live guess ready at stop (%.1f s of audio)", seconds)
                 return result
-        log.info("live transcript not ready at stop (%s)", "speaking" if guess is None else "changed")
-        return self._transcribe(samples[span[0] : span[1]])
+        log.info("live guess not used at stop (%s)", "speaking" if guess is None else "changed")
+        return self._prepare(samples[span[0] : span[1]])

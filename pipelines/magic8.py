@@ -187,7 +187,13 @@ class Magic8Ball:
     def listen(self) -> LiveQuestion[Turn]:
         """A question about to be recorded live: feed it microphone chunks, then hand it to
         `generate_live_response`."""
-        return LiveQuestion(self._transcribe_speech, self._guesses, self.settings.max_seconds)
+        return LiveQuestion(self._prepare_turn, self._guesses, self.settings.max_seconds)
+
+    def _prepare_turn(self, speech: np.ndarray) -> Turn:
+        """The question heard in `speech` and its answer, while the person may still talk."""
+        turn = self._transcribe_speech(speech)
+        turn.answer = self.answer(turn.question, turn)
+        return turn
 
     def _transcribe_speech(self, speech: np.ndarray) -> Turn:
         """A new turn with the question heard in `speech` (16 kHz mono, trimmed to the speech).
@@ -239,20 +245,22 @@ class Magic8Ball:
         return self._respond(lambda: self.transcribe(audio_path))
 
     def generate_live_response(self, live: LiveQuestion[Turn] | None) -> Iterator[Turn]:
-        """`generate_response` for a question recorded live (see `listen`)."""
+        """`generate_response` for a question recorded live (see `listen`). Where the question
+        was ready at Stop, so is its answer: the one turn yielded has both."""
 
-        def transcribed() -> Turn:
+        def heard() -> Turn:
             turn = live.finish() if live is not None else None
             if live is None or turn is None:
                 raise UserFacingError(NOTHING_HEARD if live else "Please record a question first.")
             return turn
 
-        return self._respond(transcribed)
+        return self._respond(heard)
 
-    def _respond(self, transcribed: Callable[[], Turn]) -> Iterator[Turn]:
-        turn = transcribed()
-        yield turn
-        turn.answer = self.answer(turn.question, turn)
+    def _respond(self, heard: Callable[[], Turn]) -> Iterator[Turn]:
+        turn = heard()
+        if turn.answer is None:
+            yield turn
+            turn.answer = self.answer(turn.question, turn)
         yield turn
 
     def read_response(self, answer: str) -> Iterator[bytes]:

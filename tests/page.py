@@ -12,7 +12,7 @@ import numpy as np
 import soundfile as sf
 
 LEAD_S = 1.0  # from Record to the first word
-STOP_AFTER_S = 0.4  # from the last word to the Stop click
+STOP_AFTER_S = 0.4  # from the last word to the Stop click (a quick person)
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -35,7 +35,9 @@ def chromium_path() -> str:
     return path
 
 
-def microphone_file(speech: np.ndarray, sample_rate: int, path: Path) -> float:
+def microphone_file(
+    speech: np.ndarray, sample_rate: int, path: Path, stop_after_s: float = STOP_AFTER_S
+) -> float:
     """Write what the fake microphone plays: a pause, the question, a longer pause.
 
     The fake microphone starts playing when the page opens it, at the first Record click; the
@@ -46,7 +48,7 @@ def microphone_file(speech: np.ndarray, sample_rate: int, path: Path) -> float:
     """
     lead, tail = np.zeros(int(LEAD_S * sample_rate)), np.zeros(int(2.5 * sample_rate))
     sf.write(path, np.concatenate([lead, speech, tail]), sample_rate, subtype="PCM_16")
-    return LEAD_S + speech.size / sample_rate + STOP_AFTER_S
+    return LEAD_S + speech.size / sample_rate + stop_after_s
 
 
 @contextmanager

@@ -83,17 +83,18 @@ def test_no_speech_is_answered_before_any_model_runs(counting_ball, recording, t
     assert counting_ball.backends.transcriber.threads == []
 
 
-def test_live_transcript_is_ready_at_stop_and_equals_one_shot(counting_ball, speech, tmp_path):
+def test_live_answer_is_ready_at_stop_and_equals_one_shot(counting_ball, speech, tmp_path):
     recording = np.concatenate([silence(0.5), speech, silence(1.0)])
     path = tmp_path / "question.wav"
     sf.write(path, recording, ASR_SAMPLE_RATE)
-    one_shot = counting_ball.transcribe(str(path)).question
+    *_, one_shot = counting_ball.generate_response(str(path))
     spy = counting_ball.backends.transcriber
     spy.threads.clear()
 
     live_turn = next(counting_ball.generate_live_response(record_live(counting_ball, recording)))
 
-    assert live_turn.question == one_shot
+    assert live_turn.question == one_shot.question
+    assert live_turn.answer == one_shot.answer  # answered during the pause, same seed
     assert spy.threads and all(name.startswith("magic8-live") for name in spy.threads)
 
 
