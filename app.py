@@ -12,7 +12,6 @@ import logging
 import sys
 import tempfile
 import time
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -24,7 +23,7 @@ from pipelines.errors import UserFacingError
 from pipelines.live import LiveQuestion
 from pipelines.magic8 import Magic8Ball, Turn, build_backends
 from pipelines.settings import Settings, SettingsError
-from player import player_update, speech_player
+from player import player_stream, speech_player
 
 log = logging.getLogger("magic8.app")
 
@@ -78,18 +77,11 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
                 shown.add(notice)
                 gr.Warning(notice)
 
-    def show_turns(turns: Iterator[Turn], progress: gr.Progress):
-        """The page's updates for a question being answered: the question, then the answer."""
-        progress(0.1, desc="Listening")
-        shown: set[str] = set()
-        with user_errors():
-            for turn in turns:
-                warn(turn, shown)
-                if turn.answer is None:
-                    progress(0.5, desc="Consulting the spirits")
-                    yield turn.question, None, "", small(turn.label)
-                else:
-                    yield turn.question, turn.answer, gr.skip(), small(turn.label)
+    def show_question(turn: Turn) -> tuple:
+        """The page's update once the question is heard: the question, the turn for the next
+        step, the answer where it is ready already, and the backends line."""
+        warn(turn, set())
+        return turn.question, turn, turn.answer or "", small(turn.label)
 
     def hear(chunk: tuple[int, np.ndarray] | None, live: LiveQuestion | None) -> LiveQuestion:
         if live is None or live.closed:  # a new recording
@@ -98,40 +90,44 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
             live.add(*chunk)
         return live
 
-    def generate_live_response(live: LiveQuestion | None, progress=gr.Progress()):
-        yield from show_turns(ball.generate_live_response(live), progress)
+    def generate_live_response(live: LiveQuestion | None) -> tuple:
+        with user_errors():
+            return show_question(ball.transcribe_live(live))
 
-    def generate_response(audio_path: str | None, progress=gr.Progress()):
-        yield from show_turns(ball.generate_response(audio_path), progress)
+    def generate_response(audio_path: str | None) -> tuple:
+        with user_errors():
+            return show_question(ball.transcribe(audio_path))
+
+    def read_turn_response(turn: Turn | None):
+        """Answer the page's question aloud: player updates, the answer so far, the timings."""
+        if turn is None:
+            return
+        shown = set(turn.notices)  # told already
+        with user_errors():
+            for update in player_stream(ball.answer_aloud(turn)):
+                warn(turn, shown)
+                yield update, turn.answer, small(f"{turn.label} · {turn.timing_line()}")
 
     def read_response(answer: str | None):
-        if not answer:
-            return
-        stream_id = uuid.uuid4().hex
-        chunks: list[bytes] = []
         with user_errors():
-            for chunk in ball.read_response(answer):
-                chunks.append(chunk)
-                yield player_update(stream_id, chunks, end=False), (
-                    answer if len(chunks) == 1 else gr.skip()
-                )
-        yield player_update(stream_id, chunks, end=True), gr.skip()
+            for update in player_stream(ball.read_response(answer or "")):
+                yield update, answer
 
     def ask(audio_path: str | None) -> tuple[str, str, str, dict]:
         with user_errors():
-            *_, turn = ball.generate_response(audio_path)
+            turn = ball.transcribe(audio_path)
+            mp3_path = answer_files.save(b"".join(ball.answer_aloud(turn, whole=True)))
             warn(turn, set())
-            mp3_path = answer_files.save(ball.speak(turn.answer))
             return turn.question, turn.answer, mp3_path, turn.details()
 
     def ask_stream(audio_path: str | None):
         shown: set[str] = set()
         with user_errors():
-            for turn in ball.generate_response(audio_path):
+            turn = ball.transcribe(audio_path)
+            warn(turn, shown)
+            yield turn.question, "", None
+            for chunk in ball.answer_aloud(turn):
                 warn(turn, shown)
-                if turn.answer is None:
-                    yield turn.question, "", None
-            for chunk in ball.read_response(turn.answer):
                 yield turn.question, turn.answer, chunk
 
     with gr.Blocks(title="Magic 8 Ball") as demo:
@@ -149,7 +145,7 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
         player = speech_player()
         backends_line = gr.Markdown(small(ball.backends.label), elem_id="backends")
         live_state = gr.State()
-        answer_state = gr.State()
+        answer_state = gr.State()  # the Turn being answered
         turn_outputs = [question_box, answer_state, answer_box, backends_line]
 
         # While the person talks, the microphone streams to the server, which transcribes at
@@ -188,9 +184,9 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
             ),
         ):
             answered.success(
-                read_response,
+                read_turn_response,
                 inputs=answer_state,
-                outputs=[player, answer_box],
+                outputs=[player, answer_box, backends_line],
                 api_name=f"page_read_response_{source}",
                 api_visibility="private",
             )

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
+from typing import Iterable, Iterator
 
 import gradio as gr
 
@@ -76,14 +78,19 @@ watch('value', () => {
 
 
 def speech_player() -> gr.HTML:
-    """The player component; feed it `player_update(...)` values from a generator."""
+    """The player component; feed it the values of `player_stream(...)` from a generator."""
     return gr.HTML(value="", html_template="", js_on_load=PLAYER_JS, elem_id="magic8-player")
 
 
-def player_update(stream_id: str, chunks: list[bytes], end: bool) -> str:
-    """The player's value: every MP3 chunk of answer `stream_id` so far, and whether it ended."""
-    encoded = [base64.b64encode(chunk).decode("ascii") for chunk in chunks]
-    return json.dumps({"stream": stream_id, "chunks": encoded, "end": end})
+def player_stream(chunks: Iterable[bytes]) -> Iterator[str]:
+    """The player's values for one spoken answer: after each MP3 chunk, every chunk so far
+    (so a value the page misses loses nothing), and last the same with the end marked."""
+    stream_id = uuid.uuid4().hex
+    encoded: list[str] = []
+    for chunk in chunks:
+        encoded.append(base64.b64encode(chunk).decode("ascii"))
+        yield json.dumps({"stream": stream_id, "chunks": encoded, "end": False})
+    yield json.dumps({"stream": stream_id, "chunks": encoded, "end": True})
 
 
 def player_chunks(value: str) -> list[bytes]:

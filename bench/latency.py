@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gradio_client import Client, handle_file  # noqa: E402
 
 from pipelines import audio  # noqa: E402
+from pipelines.llm import answer_text  # noqa: E402
 from pipelines.magic8 import Magic8Ball, embedded_backends  # noqa: E402
 from pipelines.settings import Settings  # noqa: E402
 from tests.helpers import app_server  # noqa: E402
@@ -76,7 +77,7 @@ def stage_split(ball: Magic8Ball, wavs: list[Path]) -> dict[str, float]:
         t0 = time.perf_counter()
         question = ball.backends.transcriber.transcribe(samples, audio.ASR_SAMPLE_RATE)
         t1 = time.perf_counter()
-        answer = ball.answer(question)
+        answer = answer_text(ball.backends.answerer, question, seed=0)
         t2 = time.perf_counter()
         first = next(iter(ball.backends.speaker.stream(answer)))
         t3 = time.perf_counter()

@@ -8,9 +8,16 @@ import random
 import re
 import threading
 from pathlib import Path
-from typing import Protocol
+from itertools import chain
+from typing import Iterable, Iterator, Protocol
 
-from pipelines.remote import MalformedReply, call_with_retry, served_model_name
+from pipelines.remote import (
+    RETRYABLE,
+    MalformedReply,
+    call_with_retry,
+    describe,
+    served_model_name,
+)
 
 PERSONA = (
     "You are a Magic 8 Ball. Someone asks you a question or describes a situation, and you "
@@ -49,12 +56,14 @@ _REPEATED_WORD = re.compile(r"\b(\w+)(?:\W+\1\b){2,}", re.IGNORECASE)
 
 
 class Answerer(Protocol):
-    """Turns a question into a Magic 8 Ball answer."""
+    """Turns a question into a Magic 8 Ball answer, a sentence at a time as it is written."""
 
     name: str
     remote: bool  # served over the network (and so may be unavailable)
 
-    def answer(self, question: str, seed: int) -> str: ...
+    def sentences(self, question: str, seed: int) -> Iterator[str]:
+        """The answer's sentences (cleaned); at least one."""
+        ...
 
 
 def user_turn(question: str) -> str:
@@ -73,20 +82,43 @@ def build_messages(question: str, examples: bool = False) -> list[dict[str, str]
     return messages
 
 
-def clean_answer(text: str) -> str | None:
-    """Strip the name, colons and markup; keep one or two sentences and at most MAX_WORDS words.
+def _clean_sentence(raw: str) -> str:
+    text = _MARKUP.sub(" ", _NAME.sub(" ", raw))
+    return " ".join(text.split()).strip(" ,;-'")
 
-    Returns None when nothing usable is left (empty, or degenerate like "no no no no").
-    """
-    text = _MARKUP.sub(" ", _NAME.sub(" ", text))
-    text = " ".join(text.split()).strip(" ,;-'")
-    if not re.search(r"[A-Za-z]", text) or _REPEATED_WORD.search(text):
-        return None
-    sentences = [s for s in _SENTENCE_END.split(text) if re.search(r"[A-Za-z]", s)]
-    words = " ".join(sentences[:2]).split()[:MAX_WORDS]
-    answer = " ".join(words)
-    answer = answer[0].upper() + answer[1:]
-    return answer if answer[-1] in ".!?" else answer.rstrip(",;-") + "."
+
+def clean_sentences(pieces: Iterable[str]) -> Iterator[str]:
+    """The cleaned sentences of a reply, each as soon as the text arriving in `pieces` has
+    completed it: the name, colons and markup stripped, at most two sentences and MAX_WORDS
+    words. Stops at a degenerate sentence (like "no no no no")."""
+    pending, words, count = "", 0, 0
+    for piece in chain(pieces, [None]):
+        pending += piece or ""
+        parts = _SENTENCE_END.split(pending)
+        complete, pending = (parts, "") if piece is None else (parts[:-1], parts[-1])
+        for raw in complete:
+            sentence = _clean_sentence(raw)
+            if not re.search(r"[A-Za-z]", sentence):
+                continue
+            if _REPEATED_WORD.search(sentence):
+                return
+            kept = sentence.split()[: MAX_WORDS - words]
+            words, count = words + len(kept), count + 1
+            sentence = " ".join(kept)
+            sentence = sentence[0].upper() + sentence[1:]
+            yield sentence if sentence[-1] in ".!?" else sentence.rstrip(",;-") + "."
+            if count == 2 or words >= MAX_WORDS:
+                return
+
+
+def clean_answer(text: str) -> str | None:
+    """A whole reply cleaned as `clean_sentences` does; None when nothing usable is left."""
+    return " ".join(clean_sentences([text])) or None
+
+
+def answer_text(answerer: Answerer, question: str, seed: int) -> str:
+    """An answerer's whole answer as one text."""
+    return " ".join(answerer.sentences(question, seed))
 
 
 def classic_answer(seed: int) -> str:
@@ -113,9 +145,9 @@ class ClassicAnswerer:
     name = "classic answers"
     remote = False
 
-    def answer(self, question: str, seed: int) -> str:
+    def sentences(self, question: str, seed: int) -> Iterator[str]:
         """A classic Magic 8 Ball answer; the question does not matter to it."""
-        return classic_answer(seed)
+        yield classic_answer(seed)
 
 
 def local_answerer(gguf: Path | None, threads: int) -> Answerer:
@@ -165,8 +197,9 @@ class LlamaCppAnswerer:
         prompt = self._format(messages=build_messages(question, examples=True)).prompt
         return llm.tokenize(prompt.encode("utf-8"), special=True)
 
-    def answer(self, question: str, seed: int) -> str:
-        """Ask the model; a cleaned reply, or a classic answer when the reply is unusable."""
+    def sentences(self, question: str, seed: int) -> Iterator[str]:
+        """Ask the model; each cleaned sentence as soon as it is generated, or a classic
+        answer when the reply is unusable."""
         with self._lock:
             if self._llm is None:
                 self._load()
@@ -180,9 +213,18 @@ class LlamaCppAnswerer:
                 repeat_penalty=1.3,
                 stop=["\n", *chat.stop],
                 seed=seed,
+                stream=True,
             )
-        text = reply["choices"][0]["text"] or ""
-        return clean_answer(text) or classic_answer(seed)
+            pieces = (part["choices"][0]["text"] or "" for part in reply)
+            said = False
+            try:
+                for sentence in clean_sentences(pieces):
+                    said = True
+                    yield sentence
+            finally:
+                reply.close()  # stops generating when the consumer has enough
+        if not said:
+            yield classic_answer(seed)
 
 
 class InferenceApiAnswerer:
@@ -205,24 +247,41 @@ class InferenceApiAnswerer:
         self._timeout_s = timeout_s
         self._max_tokens = max_tokens
 
-    def answer(self, question: str, seed: int) -> str:
-        """Ask the served model; a cleaned reply, or a classic answer when it is unusable."""
+    def sentences(self, question: str, seed: int) -> Iterator[str]:
+        """Ask the served model (streamed); each cleaned sentence as soon as it has arrived,
+        or a classic answer when the reply is unusable. Retries apply until the first
+        sentence; a failure after it ends the answer there."""
         from huggingface_hub import InferenceClient
 
-        def call(timeout_s: float) -> str:
+        def first_sentences(timeout_s: float) -> tuple[str | None, Iterator[str]]:
             client = InferenceClient(base_url=self._url, token=self._token, timeout=timeout_s)
-            reply = client.chat_completion(
+            stream = client.chat_completion(
                 messages=build_messages(question),
                 model=self._model,
                 max_tokens=self._max_tokens,
                 seed=seed,
+                stream=True,
             )
-            try:
-                text = reply.choices[0].message.content
-            except (AttributeError, IndexError, TypeError) as error:
-                raise MalformedReply("no message in the answer") from error
-            if not isinstance(text, str):
-                raise MalformedReply("no text in the answer")
-            return text
+            sentences = clean_sentences(_delta_texts(stream))
+            return next(sentences, None), sentences
 
-        return clean_answer(call_with_retry(call, self._timeout_s)) or classic_answer(seed)
+        first, rest = call_with_retry(first_sentences, self._timeout_s)
+        if first is None:
+            yield classic_answer(seed)
+            return
+        yield first
+        try:
+            yield from rest
+        except RETRYABLE as error:
+            log.warning("the answer stream broke off after its first sentence (%s)", describe(error))
+
+
+def _delta_texts(stream: Iterable) -> Iterator[str]:
+    """The text pieces of a streamed chat completion."""
+    for chunk in stream:
+        try:
+            text = chunk.choices[0].delta.content
+        except (AttributeError, IndexError, TypeError) as error:
+            raise MalformedReply("no message in the answer") from error
+        if text:
+            yield text

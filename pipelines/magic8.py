@@ -17,7 +17,13 @@ from pipelines.asr import FasterWhisperTranscriber, InferenceApiTranscriber, Tra
 from pipelines.asr import tiny_en_model_dir
 from pipelines.errors import UserFacingError
 from pipelines.live import LiveQuestion
-from pipelines.llm import Answerer, InferenceApiAnswerer, local_answerer, smollm2_gguf
+from pipelines.llm import (
+    Answerer,
+    InferenceApiAnswerer,
+    answer_text,
+    local_answerer,
+    smollm2_gguf,
+)
 from pipelines.remote import ApiAuthError, ApiUnavailable
 from pipelines.settings import Settings
 from pipelines.tts import Speaker, choose_speaker, joe_voice_path
@@ -115,8 +121,10 @@ class Turn:
     answerer: Answerer
     speaker: Speaker
     question: str = ""
-    answer: str | None = None
+    answer: str | None = None  # None until the answer's first sentence is there
     notices: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)  # the request came (or Stop)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, see `Magic8Ball`
 
     @property
     def label(self) -> str:
@@ -131,7 +139,24 @@ class Turn:
             "answer": self.answerer.name,
             "speech": self.speaker.name,
             "notices": list(self.notices),
+            "timings": {name: round(seconds, 3) for name, seconds in self.timings.items()},
         }
+
+    def timing_line(self) -> str:
+        """The timings in a few words, e.g. "first sound after 0.42 s (transcription 0.19 s,
+        answer 0.21 s, speech 0.02 s)"."""
+        t = self.timings
+        parts = [
+            f"{name} {t[key]:.2f} s"
+            for name, key in (
+                ("transcription", "transcription_s"),
+                ("answer", "answer_s"),
+                ("speech", "speech_first_chunk_s"),
+            )
+            if key in t
+        ]
+        first = f"first sound after {t['first_audio_s']:.2f} s" if "first_audio_s" in t else ""
+        return f"{first} ({', '.join(parts)})" if first and parts else first
 
 
 class Magic8Ball:
@@ -154,9 +179,9 @@ class Magic8Ball:
         (backends.offline_transcriber or backends.transcriber).transcribe(
             silence, audio.ASR_SAMPLE_RATE
         )
-        (backends.offline_answerer or backends.answerer).answer("Will this work?", seed=0)
+        answer_text(backends.offline_answerer or backends.answerer, "Will this work?", seed=0)
         try:  # through the same path as requests (on ZeroGPU, a GPU worker may not be granted now)
-            for _chunk in backends.speaker.stream_mp3("Ready.", None):
+            for _chunk in backends.speaker.stream_mp3(["Ready."], None):
                 pass
         except Exception as error:  # noqa: BLE001 (an optimisation only; requests still work)
             log.warning("speech warm-up skipped (%s)", type(error).__name__)
@@ -186,96 +211,106 @@ class Magic8Ball:
 
     def listen(self) -> LiveQuestion[Turn]:
         """A question about to be recorded live: feed it microphone chunks, then hand it to
-        `generate_live_response`."""
+        `transcribe_live`."""
         return LiveQuestion(self._prepare_turn, self._guesses, self.settings.max_seconds)
 
     def _prepare_turn(self, speech: np.ndarray) -> Turn:
         """The question heard in `speech` and its answer, while the person may still talk."""
         turn = self._transcribe_speech(speech)
-        turn.answer = self.answer(turn.question, turn)
+        self.answer(turn)
         return turn
 
     def _transcribe_speech(self, speech: np.ndarray) -> Turn:
         """A new turn with the question heard in `speech` (16 kHz mono, trimmed to the speech).
         Raises UserFacingError."""
         turn = self._new_turn()
-        started = time.perf_counter()
         turn.question = self._run_stage(
             turn,
             "transcriber",
             self.backends.offline_transcriber,
             lambda transcriber: transcriber.transcribe(speech, audio.ASR_SAMPLE_RATE),
         )
-        log.info(
-            "transcribed %.1f s of speech in %.2f s",
-            speech.size / audio.ASR_SAMPLE_RATE,
-            time.perf_counter() - started,
-        )
+        turn.timings["transcription_s"] = time.perf_counter() - turn.started
         if not any(ch.isalpha() for ch in turn.question):
             raise UserFacingError(NOTHING_HEARD)
         return turn
 
     def transcribe(self, audio_path: str | None) -> Turn:
         """Decode and check a recording, trim it to its speech (none: the person is told so
-        before any model runs) and transcribe it. Raises UserFacingError."""
+        before any model runs) and transcribe it: a new turn with the question.
+        Raises UserFacingError."""
+        started = time.perf_counter()
         if not audio_path:
             raise UserFacingError("Please record or upload a question first.")
         samples = audio.decode_question(audio_path, self.settings.max_seconds)
         span = vad.speech_span(samples)
         if span is None:
             raise UserFacingError(NOTHING_HEARD)
-        return self._transcribe_speech(samples[span[0] : span[1]])
+        turn = self._transcribe_speech(samples[span[0] : span[1]])
+        turn.started = started
+        return turn
 
-    def answer(self, question: str, turn: Turn | None = None) -> str:
-        """A Magic 8 Ball answer; a fresh random seed per request unless MAGIC8_SEED is set."""
-        turn = turn or self._new_turn()
+    def transcribe_live(self, live: LiveQuestion[Turn] | None) -> Turn:
+        """`transcribe` for a question recorded live (see `listen`). Where the question was
+        ready at Stop, so is its answer. Raises UserFacingError."""
+        stopped = time.perf_counter()
+        if live is None:
+            raise UserFacingError("Please record a question first.")
+        turn = live.finish()
+        if turn is None:
+            raise UserFacingError(NOTHING_HEARD)
+        turn.started = stopped
+        return turn
+
+    def _sentences(self, turn: Turn) -> Iterator[str]:
+        """The answer to the turn's question a sentence at a time, as it is written; fills
+        `turn.answer` as it grows. A fresh random seed unless MAGIC8_SEED is set."""
         seed = self.settings.seed if self.settings.seed is not None else random.randrange(2**31)
         started = time.perf_counter()
-        answer = self._run_stage(
-            turn,
-            "answerer",
-            self.backends.offline_answerer,
-            lambda answerer: answerer.answer(question, seed),
+
+        def first_sentence(answerer: Answerer) -> tuple[str, Iterator[str]]:
+            sentences = answerer.sentences(turn.question, seed)
+            return next(sentences), sentences  # where a served model's failure shows
+
+        first, rest = self._run_stage(
+            turn, "answerer", self.backends.offline_answerer, first_sentence
         )
-        log.info("answered in %.2f s", time.perf_counter() - started)
-        return answer
+        turn.timings["answer_first_sentence_s"] = time.perf_counter() - started
+        turn.answer = first
+        yield first
+        for sentence in rest:
+            turn.answer += " " + sentence
+            yield sentence
+        turn.timings["answer_s"] = time.perf_counter() - started
 
-    def generate_response(self, audio_path: str | None) -> Iterator[Turn]:
-        """Yield the turn as soon as the question is transcribed, then again with the answer."""
-        return self._respond(lambda: self.transcribe(audio_path))
+    def answer(self, turn: Turn) -> str:
+        """The whole answer to the turn's question (kept on the turn)."""
+        for _sentence in self._sentences(turn):
+            pass
+        return turn.answer
 
-    def generate_live_response(self, live: LiveQuestion[Turn] | None) -> Iterator[Turn]:
-        """`generate_response` for a question recorded live (see `listen`). Where the question
-        was ready at Stop, so is its answer: the one turn yielded has both."""
-
-        def heard() -> Turn:
-            turn = live.finish() if live is not None else None
-            if live is None or turn is None:
-                raise UserFacingError(NOTHING_HEARD if live else "Please record a question first.")
-            return turn
-
-        return self._respond(heard)
-
-    def _respond(self, heard: Callable[[], Turn]) -> Iterator[Turn]:
-        turn = heard()
-        if turn.answer is None:
-            yield turn
-            turn.answer = self.answer(turn.question, turn)
-        yield turn
+    def answer_aloud(self, turn: Turn, whole: bool = False) -> Iterator[bytes]:
+        """The turn's answer spoken, as MP3 chunks (joined, one gapless MP3; `whole`: a single
+        chunk). Where the turn has no answer yet, answers first, a sentence at a time, so the
+        speech starts after the first sentence. Records and logs the turn's timings."""
+        started = time.perf_counter()
+        sentences = [turn.answer] if turn.answer is not None else self._sentences(turn)
+        chunk_seconds = None if whole else self.settings.chunk_seconds
+        for index, chunk in enumerate(turn.speaker.stream_mp3(sentences, chunk_seconds)):
+            if index == 0:
+                now = time.perf_counter()
+                turn.timings["speech_first_chunk_s"] = now - started
+                turn.timings["first_audio_s"] = now - turn.started
+            yield chunk
+        log.info(
+            "%r -> %r; %s", turn.question, turn.answer,
+            ", ".join(f"{name} {seconds:.2f}" for name, seconds in turn.timings.items()),
+        )
 
     def read_response(self, answer: str) -> Iterator[bytes]:
-        """The spoken answer as MP3 chunks yielded as they are made; joined, one gapless MP3."""
+        """Any answer text spoken, as MP3 chunks yielded as they are made."""
         if len(answer) > MAX_SPOKEN_CHARS:
             raise UserFacingError(
                 f"That text is too long to speak here (at most {MAX_SPOKEN_CHARS} characters)."
             )
-        started = time.perf_counter()
-        chunks = self.backends.speaker.stream_mp3(answer, self.settings.chunk_seconds)
-        for index, chunk in enumerate(chunks):
-            if index == 0:
-                log.info("first speech chunk after %.2f s", time.perf_counter() - started)
-            yield chunk
-
-    def speak(self, answer: str) -> bytes:
-        """The whole spoken answer as one MP3."""
-        return b"".join(self.backends.speaker.stream_mp3(answer, None))
+        return self.backends.speaker.stream_mp3([answer], self.settings.chunk_seconds)

@@ -6,7 +6,8 @@ import json
 import logging
 import threading
 from pathlib import Path
-from typing import Iterator, Protocol
+from itertools import chain
+from typing import Iterable, Iterator, Protocol
 
 import numpy as np
 import spaces
@@ -24,8 +25,9 @@ class Speaker(Protocol):
 
     def stream(self, text: str) -> Iterator[np.ndarray]: ...
 
-    def stream_mp3(self, text: str, chunk_seconds: float | None) -> Iterator[bytes]:
-        """The same speech as MP3 chunks that join into one MP3 (see `audio.mp3_chunks`)."""
+    def stream_mp3(self, sentences: Iterable[str], chunk_seconds: float | None) -> Iterator[bytes]:
+        """Speech for `sentences` (which may still be being written) as MP3 chunks that join
+        into one MP3 (see `audio.mp3_chunks`)."""
         ...
 
 
@@ -68,9 +70,11 @@ class PiperSpeaker:
         for chunk in self._model().synthesize(text, config):
             yield chunk.audio_float_array.astype(np.float32, copy=False)
 
-    def stream_mp3(self, text: str, chunk_seconds: float | None) -> Iterator[bytes]:
-        """The speech as MP3 chunks of at most `chunk_seconds` (None: one MP3)."""
-        return mp3_chunks(self.stream(text), self.sample_rate, chunk_seconds)
+    def stream_mp3(self, sentences: Iterable[str], chunk_seconds: float | None) -> Iterator[bytes]:
+        """The speech as MP3 chunks of at most `chunk_seconds` (None: one MP3), each sentence
+        spoken as soon as it arrives."""
+        audio = chain.from_iterable(self.stream(sentence) for sentence in sentences)
+        return mp3_chunks(audio, self.sample_rate, chunk_seconds)
 
 
 class ParlerSpeaker:
@@ -134,9 +138,11 @@ class ParlerSpeaker:
             min_new_tokens=10,
         )
 
-    def stream_mp3(self, text: str, chunk_seconds: float | None) -> Iterator[bytes]:
-        """The speech as MP3 chunks, made in a ZeroGPU worker where there is one."""
-        return _parler_mp3(text, chunk_seconds)
+    def stream_mp3(self, sentences: Iterable[str], chunk_seconds: float | None) -> Iterator[bytes]:
+        """The speech as MP3 chunks, made in a ZeroGPU worker where there is one. Parler-TTS
+        speaks the whole answer at once (its prosody follows the whole text, and each GPU call
+        has a cost), so it waits for the last sentence."""
+        return _parler_mp3(" ".join(sentences), chunk_seconds)
 
 
 _GPU_SPEAKER: ParlerSpeaker | None = None  # the loaded model, reached from the ZeroGPU worker

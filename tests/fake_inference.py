@@ -1,7 +1,8 @@
 """A real HTTP server on 127.0.0.1 that speaks the two Inference API wire formats the app uses.
 
 - ASR: the audio is the request body; the answer is `{"text": ...}`.
-- Chat: OpenAI-compatible `POST .../v1/chat/completions`.
+- Chat: OpenAI-compatible `POST .../v1/chat/completions`, streamed as server-sent events
+  (`data: {chunk}` lines, then `data: [DONE]`) when the request asks for `"stream": true`.
 
 Each stage has a switchable failure mode: ok, slow, 503, 429, 401, 403, hang, malformed.
 Every request is recorded (path, headers, body) for the tests to inspect.
@@ -62,7 +63,7 @@ class FakeInferenceApi:
     def of(self, stage: str) -> list[Recorded]:
         return [request for request in self.requests if request.stage == stage]
 
-    def _respond(self, stage: str) -> tuple[int, bytes]:
+    def _respond(self, stage: str, stream: bool = False) -> tuple[int, bytes]:
         mode = self.modes[stage]
         if mode == "hang":
             self._stopping.wait(self.hang_s)
@@ -72,9 +73,13 @@ class FakeInferenceApi:
         if mode in ("503", "429", "401", "403"):
             return int(mode), json.dumps({"error": f"fake failure {mode}"}).encode()
         if mode == "malformed":
-            return 200, b"<html>upstream proxy error</html>" if stage == "asr" else b'{"choices": []}'
+            if stage == "asr":
+                return 200, b"<html>upstream proxy error</html>"
+            return 200, b'data: {"choices": []}\n\n' if stream else b'{"choices": []}'
         if stage == "asr":
             return 200, json.dumps({"text": self.transcript}).encode()
+        if stream:
+            return 200, self._events()
         completion = {
             "id": "chatcmpl-fake",
             "object": "chat.completion",
@@ -91,6 +96,28 @@ class FakeInferenceApi:
         }
         return 200, json.dumps(completion).encode()
 
+    def _events(self) -> bytes:
+        """The reply as a stream of chat completion chunks, a word at a time."""
+        words = self.reply.split(" ")
+        events = []
+        for index, word in enumerate(words):
+            chunk = {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": "fake",
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {"role": "assistant", "content": word + " " * (index + 1 < len(words))},
+                        "finish_reason": "stop" if index + 1 == len(words) else None,
+                    }
+                ],
+            }
+            events.append(f"data: {json.dumps(chunk)}\n\n")
+        events.append("data: [DONE]\n\n")
+        return "".join(events).encode()
+
     def _handler(self):
         api = self
 
@@ -99,11 +126,14 @@ class FakeInferenceApi:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 stage = "llm" if self.path.endswith("/chat/completions") else "asr"
                 headers = {name.lower(): value for name, value in self.headers.items()}
-                api.requests.append(Recorded(stage, self.path, headers, body))
-                status, payload = api._respond(stage)
+                recorded = Recorded(stage, self.path, headers, body)
+                api.requests.append(recorded)
+                stream = stage == "llm" and recorded.json().get("stream") is True
+                status, payload = api._respond(stage, stream)
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
+                    events = stream and status == 200
+                    self.send_header("Content-Type", "text/event-stream" if events else "application/json")
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
                     self.wfile.write(payload)

@@ -81,6 +81,7 @@ def test_both_stages_are_served_with_the_token(served, fake_api, question_wav):
     ]
     assert body["max_tokens"] == 64
     assert isinstance(body["seed"], int)
+    assert body["stream"] is True  # speech starts after the first sentence
 
 
 def test_each_request_gets_a_fresh_seed(served, fake_api, question_wav):

@@ -77,9 +77,9 @@ def test_no_speech_is_answered_before_any_model_runs(counting_ball, recording, t
     path = tmp_path / "nothing.wav"
     sf.write(path, recording, ASR_SAMPLE_RATE)
     with pytest.raises(UserFacingError, match="didn't catch a question"):
-        next(counting_ball.generate_response(str(path)))
+        counting_ball.transcribe(str(path))
     with pytest.raises(UserFacingError, match="didn't catch a question"):
-        next(counting_ball.generate_live_response(record_live(counting_ball, recording)))
+        counting_ball.transcribe_live(record_live(counting_ball, recording))
     assert counting_ball.backends.transcriber.threads == []
 
 
@@ -87,11 +87,12 @@ def test_live_answer_is_ready_at_stop_and_equals_one_shot(counting_ball, speech,
     recording = np.concatenate([silence(0.5), speech, silence(1.0)])
     path = tmp_path / "question.wav"
     sf.write(path, recording, ASR_SAMPLE_RATE)
-    *_, one_shot = counting_ball.generate_response(str(path))
+    one_shot = counting_ball.transcribe(str(path))
+    counting_ball.answer(one_shot)
     spy = counting_ball.backends.transcriber
     spy.threads.clear()
 
-    live_turn = next(counting_ball.generate_live_response(record_live(counting_ball, recording)))
+    live_turn = counting_ball.transcribe_live(record_live(counting_ball, recording))
 
     assert live_turn.question == one_shot.question
     assert live_turn.answer == one_shot.answer  # answered during the pause, same seed
@@ -100,7 +101,7 @@ def test_live_answer_is_ready_at_stop_and_equals_one_shot(counting_ball, speech,
 
 def test_words_after_a_pause_are_not_lost(counting_ball, speech):
     recording = np.concatenate([silence(0.3), speech, silence(1.0), speech, silence(0.1)])
-    question = next(counting_ball.generate_live_response(record_live(counting_ball, recording)))
+    question = counting_ball.transcribe_live(record_live(counting_ball, recording))
     assert question.question.lower().count("bicycle") == 2
 
 
@@ -109,4 +110,4 @@ def test_live_recordings_too_short_or_too_long_are_refused(ball):
         ball.listen().finish()
     too_long = np.full(int((ball.settings.max_seconds + 2) * ASR_SAMPLE_RATE), 0.1, np.float32)
     with pytest.raises(UserFacingError, match="long; questions can be at most 30.0 s"):
-        next(ball.generate_live_response(record_live(ball, too_long)))
+        ball.transcribe_live(record_live(ball, too_long))

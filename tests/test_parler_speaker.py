@@ -24,7 +24,7 @@ def test_parler_loads_and_streams_mp3_chunks(checkpoint):
     speaker = choose_speaker("parler", joe_voice_path(), checkpoint, "A calm voice.", 0.2)
     assert isinstance(speaker, ParlerSpeaker) and speaker.name == "Parler-TTS"
     assert speaker.model.decoder.config._attn_implementation == "sdpa"
-    chunks = list(speaker.stream_mp3("will it rain?", chunk_seconds=0.5))
+    chunks = list(speaker.stream_mp3(["will it rain?"], chunk_seconds=0.5))
     assert len(chunks) > 1 and all(isinstance(chunk, bytes) for chunk in chunks)
     streamed, rate = sf.read(io.BytesIO(b"".join(chunks)))  # one continuous MP3
     assert rate == 44_100 and np.isfinite(streamed).all()

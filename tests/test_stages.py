@@ -8,9 +8,11 @@ from pipelines.errors import UserFacingError
 from pipelines.llm import (
     CLASSIC_ANSWERS,
     PERSONA,
+    answer_text,
     build_messages,
     classic_answer,
     clean_answer,
+    clean_sentences,
 )
 from tests.conftest import QUESTION_WORDS
 
@@ -49,7 +51,7 @@ def test_noise_is_not_transcribed(ball, tmp_path):
     "question", ["Will I find love this year?", "Should I learn to play the guitar?"]
 )
 def test_answer_is_short_and_never_names_the_ball(ball, question):
-    answer = ball.backends.answerer.answer(question, seed=3)
+    answer = answer_text(ball.backends.answerer, question, seed=3)
     assert answer not in CLASSIC_ANSWERS  # the model answered; the fallback did not
     assert 1 <= len(answer.split()) <= 30
     assert "magic 8 ball" not in answer.lower()
@@ -58,7 +60,8 @@ def test_answer_is_short_and_never_names_the_ball(ball, question):
 
 def test_same_seed_same_answer(ball):
     answerer = ball.backends.answerer
-    assert answerer.answer("Is today my lucky day?", seed=11) == answerer.answer(
+    assert answer_text(answerer, "Is today my lucky day?", seed=11) == answer_text(
+        answerer,
         "Is today my lucky day?", seed=11
     )
 
@@ -105,6 +108,21 @@ def test_reply_cleaning(raw, cleaned):
     assert clean_answer(raw) == cleaned
 
 
+def test_a_sentence_comes_out_as_soon_as_it_is_complete():
+    pieces = ["The early", " bird gets", " the worm.", " Still waters", " run deep.", " More."]
+    consumed = []
+
+    def arriving():
+        for piece in pieces:
+            consumed.append(piece)
+            yield piece
+
+    sentences = clean_sentences(arriving())
+    assert next(sentences) == "The early bird gets the worm."
+    assert len(consumed) == 4  # the piece that starts the next sentence shows the end
+    assert list(sentences) == ["Still waters run deep."]  # two sentences at most
+
+
 def test_long_reply_is_cut_to_thirty_words():
     raw = " ".join(f"w{i}" for i in range(50))
     assert len(clean_answer(raw).split()) == 30
@@ -136,4 +154,4 @@ def test_without_a_local_chat_model_the_classic_answers_remain():
 
     answerer = local_answerer(None, threads=1)
     assert answerer.name == "classic answers"
-    assert answerer.answer("Will it rain?", seed=4) in CLASSIC_ANSWERS
+    assert answer_text(answerer, "Will it rain?", seed=4) in CLASSIC_ANSWERS
