@@ -24,12 +24,13 @@ from pipelines.live import LiveQuestion
 from pipelines.magic8 import Magic8Ball, Turn, build_backends
 from pipelines.settings import Settings, SettingsError
 from player import player_stream, speech_player
+from streamed_audio import SpeechStream
 
 log = logging.getLogger("magic8.app")
 
 INTERNAL_ERROR = "The Magic 8 Ball clouded over (an internal error). Please ask again."
 ANSWER_FILE_LIFETIME_S = 600
-STREAM_EVERY_S = 0.1  # how often the microphone sends what it has
+STREAM_EVERY_S = 0.2  # how often the microphone sends what it has
 
 
 @contextmanager
@@ -147,6 +148,13 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
         live_state = gr.State()
         answer_state = gr.State()  # the Turn being answered
         turn_outputs = [question_box, answer_state, answer_box, backends_line]
+        # Every answering event, page or API, shares one group of MAGIC8_CONCURRENCY slots
+        # (past that, people queue and see their place). Served stages just wait on the
+        # network in parallel; the local models take one request at a time each.
+        answering = {
+            "concurrency_id": "answering",
+            "concurrency_limit": ball.settings.concurrency,
+        }
 
         # While the person talks, the microphone streams to the server, which transcribes at
         # each pause; at Stop the transcript is usually ready.
@@ -170,6 +178,7 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
                     outputs=turn_outputs,
                     api_name="page_generate_live_response",
                     api_visibility="private",
+                    **answering,
                 ),
             ),
             (
@@ -180,6 +189,7 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
                     outputs=turn_outputs,
                     api_name="page_generate_response",
                     api_visibility="private",
+                    **answering,
                 ),
             ),
         ):
@@ -189,10 +199,11 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
                 outputs=[player, answer_box, backends_line],
                 api_name=f"page_read_response_{source}",
                 api_visibility="private",
+                **answering,
             )
 
         with gr.Row(visible=False):  # outputs of the API endpoints only
-            speech = gr.Audio(label="Spoken answer", streaming=True, autoplay=True)
+            speech = SpeechStream(label="Spoken answer", streaming=True, autoplay=True)
             complete_mp3 = gr.Audio(type="filepath", format="mp3", label="Spoken answer")
             details = gr.JSON(label="Details")
             ask_button = gr.Button()
@@ -204,17 +215,23 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
             inputs=recording,
             outputs=[question_box, answer_box, complete_mp3, details],
             api_name="ask",
+            **answering,
         )
         ask_stream_button.click(
             ask_stream,
             inputs=recording,
             outputs=[question_box, answer_box, speech],
             api_name="ask_stream",
+            **answering,
         )
         # What the page's player receives for an answer text (the page's own event takes the
         # answer from session state, which clients cannot set).
         read_response_button.click(
-            read_response, inputs=answer_box, outputs=[player, answer_box], api_name="read_response"
+            read_response,
+            inputs=answer_box,
+            outputs=[player, answer_box],
+            api_name="read_response",
+            **answering,
         )
     return demo
 

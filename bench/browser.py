@@ -5,12 +5,15 @@
 Without --url it starts `python app.py` on a free loopback port itself. For each spoken question
 (Piper, as in bench/latency.py) a fresh Chromium plays it into the page's microphone; the page
 records, and the time from the Stop click to the first `playing` event of the answer is taken
-from page-side timestamps. Prints each, then the median and the worst.
+from page-side timestamps. Prints each, the word error rate of the transcripts made from the
+page's microphone stream next to one-shot transcription of the same question files, then the
+median and the worst time.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import sys
 import tempfile
@@ -22,10 +25,20 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.latency import QUESTIONS  # noqa: E402
+from pipelines.magic8 import Magic8Ball, embedded_backends  # noqa: E402
 from pipelines.settings import Settings  # noqa: E402
-from pipelines.tts import PiperSpeaker, joe_voice_path  # noqa: E402
 from tests.helpers import app_server  # noqa: E402
 from tests.page import STOP_AFTER_S, ask_out_loud, microphone_file, open_page  # noqa: E402
+
+
+def word_error_rate(references: list[str], transcripts: list[str]) -> float:
+    """Word error rate over all questions, ignoring case and punctuation (jiwer)."""
+    import jiwer
+
+    def words(text: str) -> str:
+        return " ".join(re.sub(r"[^a-z0-9' ]", " ", text.lower()).split())
+
+    return jiwer.wer([words(t) for t in references], [words(t) for t in transcripts])
 
 
 def main() -> None:
@@ -38,11 +51,12 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    Settings.from_env()  # the same settings checks as the app
-    speaker = PiperSpeaker(joe_voice_path())
+    settings = Settings.from_env()  # the same settings checks as the app
+    ball = Magic8Ball(settings, embedded_backends(settings))
+    speaker = ball.backends.speaker
     workdir = Path(tempfile.mkdtemp(prefix="magic8-browser-"))
     server = nullcontext(args.url) if args.url else app_server({}, workdir / "app.log")
-    times = []
+    times, live, one_shot = [], [], []
     with server as url:
         for index, text in enumerate(QUESTIONS[: args.questions]):
             mic = workdir / f"mic{index}.wav"
@@ -51,7 +65,14 @@ def main() -> None:
             with open_page(url, mic) as page:
                 heard = ask_out_loud(page, record)
             times.append(heard["stop_to_sound_s"])
+            live.append(heard["question"])
+            one_shot.append(ball.transcribe(str(mic)).question)
             print(f"{heard['stop_to_sound_s']:5.2f} s  {heard['question']!r} -> {heard['answer']!r}")
+    references = list(QUESTIONS[: args.questions])
+    print(
+        f"word error rate: streamed from the page {word_error_rate(references, live):.3f}, "
+        f"one-shot of the same question files {word_error_rate(references, one_shot):.3f}"
+    )
     print(
         f"browser: Stop to first sound over {len(times)} questions, Stop {args.stop_after} s"
         f" after the last word: median "

@@ -164,7 +164,9 @@ def mp3_chunks(
         data = encoder.encode(piece)
         if data:
             yield data
-    yield encoder.finish()
+    tail = encoder.finish()
+    if tail:
+        yield tail
 
 
 def rechunk(chunks: Iterable[np.ndarray], max_samples: int) -> Iterator[np.ndarray]:
@@ -172,3 +174,20 @@ def rechunk(chunks: Iterable[np.ndarray], max_samples: int) -> Iterator[np.ndarr
     for chunk in chunks:
         pieces = max(1, -(-chunk.size // max_samples))
         yield from np.array_split(chunk, pieces)
+
+
+def mp3_to_adts(mp3: bytes) -> tuple[bytes, float]:
+    """An MP3 chunk as AAC in an ADTS stream (what Gradio's HLS streaming serves), and its
+    length in seconds; in-process with PyAV."""
+    out = io.BytesIO()
+    with av.open(io.BytesIO(mp3), format="mp3") as source, av.open(out, "w", "adts") as target:
+        decoded = source.streams.audio[0]
+        aac = target.add_stream("aac", rate=decoded.rate, layout="mono")
+        samples = 0
+        for frame in chain(source.decode(decoded), [None]):
+            if frame is not None:
+                frame.pts = None  # the encoder numbers frames itself
+                samples += frame.samples
+            for packet in aac.encode(frame):
+                target.mux(packet)
+    return out.getvalue(), samples / decoded.rate

@@ -123,6 +123,7 @@ class Turn:
     question: str = ""
     answer: str | None = None  # None until the answer's first sentence is there
     notices: list[str] = field(default_factory=list)
+    speech: list[bytes] | None = None  # the spoken answer's MP3 chunks, where made ahead
     started: float = field(default_factory=time.perf_counter)  # the request came (or Stop)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, see `Magic8Ball`
 
@@ -215,9 +216,12 @@ class Magic8Ball:
         return LiveQuestion(self._prepare_turn, self._guesses, self.settings.max_seconds)
 
     def _prepare_turn(self, speech: np.ndarray) -> Turn:
-        """The question heard in `speech` and its answer, while the person may still talk."""
+        """The question heard in `speech`, its answer, and (where speaking costs little) the
+        spoken answer, while the person may still talk."""
         turn = self._transcribe_speech(speech)
         self.answer(turn)
+        if turn.speaker.speaks_ahead:
+            turn.speech = list(turn.speaker.stream_mp3([turn.answer], self.settings.chunk_seconds))
         return turn
 
     def _transcribe_speech(self, speech: np.ndarray) -> Turn:
@@ -296,7 +300,11 @@ class Magic8Ball:
         started = time.perf_counter()
         sentences = [turn.answer] if turn.answer is not None else self._sentences(turn)
         chunk_seconds = None if whole else self.settings.chunk_seconds
-        for index, chunk in enumerate(turn.speaker.stream_mp3(sentences, chunk_seconds)):
+        if turn.speech is not None and not whole:
+            chunks = iter(turn.speech)
+        else:
+            chunks = turn.speaker.stream_mp3(sentences, chunk_seconds)
+        for index, chunk in enumerate(chunks):
             if index == 0:
                 now = time.perf_counter()
                 turn.timings["speech_first_chunk_s"] = now - started

@@ -35,6 +35,7 @@ class Settings:
     asr_url: str | None = None
     llm_url: str | None = None
     api_timeout: float = 20.0
+    concurrency: int = 8
     tts: str = "auto"
     parler_model: str = "parler-tts/parler-mini-v1-jenny"
     parler_description: str = JENNY
@@ -80,6 +81,7 @@ class Settings:
         return cls(
             seed=number("MAGIC8_SEED", int, None, 0, 2**31 - 1),
             max_seconds=number("MAGIC8_MAX_SECONDS", float, cls.max_seconds, 1.0, 600.0),
+            concurrency=number("MAGIC8_CONCURRENCY", int, cls.concurrency, 1, 64),
             chunk_seconds=number("MAGIC8_CHUNK_SECONDS", float, cls.chunk_seconds, 0.1, 30.0),
             asr_model=asr_model,
             cpu_threads=number("MAGIC8_CPU_THREADS", int, cls.cpu_threads, 0, 256),

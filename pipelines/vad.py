@@ -13,7 +13,7 @@ import numpy as np
 
 SAMPLE_RATE = 16_000
 THRESHOLD = 0.5  # speech probability above which a 32 ms window is speech
-END_SILENCE_MS = 200  # this much silence after speech ends an utterance
+END_SILENCE_MS = 150  # this much silence after speech ends an utterance
 PAD_MS = 200  # kept on both sides of the speech (Whisper wants a little room)
 
 _shared_model = None
@@ -64,7 +64,10 @@ class EndOfSpeech:
             _new_model(),
             threshold=THRESHOLD,
             sampling_rate=SAMPLE_RATE,
-            min_silence_duration_ms=END_SILENCE_MS,
+            # Two windows later than `speech_span` would close the utterance (they count the
+            # silence from different ends of a window), so that `speech_span` of the recording
+            # at this moment has closed it too and the span stays the same after it.
+            min_silence_duration_ms=END_SILENCE_MS + 2 * self.WINDOW * 1000 // SAMPLE_RATE,
             speech_pad_ms=PAD_MS,
         )
         self._pending = np.zeros(0, np.float32)

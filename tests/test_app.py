@@ -56,8 +56,12 @@ def test_ask_stream_sends_audio_while_it_speaks(client, question_wav):
     counts = [segments(playlist) for _q, _a, playlist in updates]
     first_audio = next(i for i, count in enumerate(counts) if count)
     assert first_audio < len(updates) - 1 and counts[first_audio] < counts[-1]
-    # With MAGIC8_SEED set, the streamed answer is the one /ask gives.
-    assert updates[-1][1] == ask(client, question_wav)[1]
+    # With MAGIC8_SEED set, the streamed answer is the one /ask gives, and as long.
+    _question, answer, mp3_path, _details = ask(client, question_wav)
+    assert updates[-1][1] == answer
+    playlist = Path(updates[-1][2]).read_text().splitlines()
+    streamed_s = sum(float(line[8:].rstrip(",")) for line in playlist if line[:8] == "#EXTINF:")
+    assert abs(streamed_s - sf.info(mp3_path).duration) < 0.15
 
 
 def test_stereo_48k_upload_is_understood(client, question_wav, tmp_path):

@@ -99,3 +99,15 @@ def test_mp3_chunks_join_into_the_one_shot_mp3():
     assert b"".join(chunks) == audio.encode_mp3(np.concatenate(sentences), 22_050)
     (whole,) = audio.mp3_chunks(iter(sentences), 22_050, chunk_seconds=None)
     assert whole == b"".join(chunks)
+
+
+def test_mp3_chunk_becomes_aac_of_the_same_length(tmp_path):
+    mp3 = audio.encode_mp3(tone(1.0, 22_050), 22_050)
+    aac, seconds = audio.mp3_to_adts(mp3)
+    path = tmp_path / "chunk.aac"
+    path.write_bytes(aac)
+    ffmpeg("-i", str(path), str(tmp_path / "chunk.wav"))
+    decoded, _rate = sf.read(tmp_path / "chunk.wav")
+    assert abs(seconds - 1.0) < 0.08
+    assert abs(decoded.size / 22_050 - seconds) < 0.1
+    assert np.sqrt(np.mean(decoded**2)) > 0.1

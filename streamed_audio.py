@@ -1,0 +1,28 @@
+"""`gr.Audio(streaming=True)` for the API's streamed speech (`/ask_stream`), converted in-process.
+
+Gradio 6.17 turns every streamed chunk into AAC for its HLS playlist with pydub, which runs
+ffprobe and ffmpeg twice per chunk: about 0.25 s a chunk on 2 cores, all of it before the
+client hears of the chunk. `SpeechStream` does the same conversion with PyAV (under 0.02 s).
+It is the same component to the browser and to gradio_client (`get_block_name` is "audio").
+
+The hook is Gradio's `Audio._convert_to_adts` (a private static method, stable across 6.17.x,
+which requirements.txt pins); `tests/test_app.py` checks the playlist's chunks decode.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from pipelines.audio import mp3_to_adts
+
+
+class SpeechStream(gr.Audio):
+    """A streaming audio output whose MP3 chunks become AAC without subprocesses."""
+
+    @classmethod
+    def get_block_name(cls) -> str:
+        return "audio"
+
+    @staticmethod
+    def _convert_to_adts(data: bytes) -> tuple[bytes, float]:
+        return mp3_to_adts(data)
