@@ -48,4 +48,5 @@ test: install chromium
 bench: install chromium
 	$(PY) bench/latency.py
 	$(PY) bench/browser.py
+	$(PY) bench/load.py
 	$(PY) bench/streamer.py

@@ -25,8 +25,8 @@ class SpeechStream(gr.Audio):
         return "audio"
 
     @staticmethod
-    def _convert_to_adts(data: bytes) -> tuple[bytes, float]:
-        return mp3_to_adts(data)
+    async def covert_to_adts(data: bytes) -> tuple[bytes, float]:
+        return await anyio.to_thread.run_sync(mp3_to_adts, data)
     from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
     from gradio.blocks import Block
     if TYPE_CHECKING:
