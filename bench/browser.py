@@ -67,7 +67,8 @@ def main() -> None:
             times.append(heard["stop_to_sound_s"])
             live.append(heard["question"])
             one_shot.append(ball.transcribe(str(mic)).question)
-            print(f"{heard['stop_to_sound_s']:5.2f} s  {heard['question']!r} -> {heard['answer']!r}")
+            seconds, question, answer = heard["stop_to_sound_s"], heard["question"], heard["answer"]
+            print(f"{seconds:5.2f} s  {question!r} -> {answer!r}")
     references = list(QUESTIONS[: args.questions])
     print(
         f"word error rate: streamed from the page {word_error_rate(references, live):.3f}, "

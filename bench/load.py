@@ -41,7 +41,8 @@ def load(url: str, users: int, wavs: list[Path], rounds: int) -> list[float]:
 
     def user(client: Client, offset: int) -> None:
         for index in range(rounds * len(wavs)):
-            _text, first_audio, _end, _answer = time_stream(client, wavs[(offset + index) % len(wavs)])
+            wav = wavs[(offset + index) % len(wavs)]
+            _text, first_audio, _end, _answer = time_stream(client, wav)
             with lock:
                 times.append(first_audio)
 
@@ -58,6 +59,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--rounds", type=int, default=1, help="passes over the questions per user")
     parser.add_argument("--latency", type=float, default=0.3, help="seconds per served call")
+    parser.add_argument("--setups", nargs="+", default=["served", "embedded"])
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="magic8-load-"))
@@ -76,15 +78,17 @@ def main() -> None:
     }
     results: dict[tuple[str, int], tuple[float, float]] = {}
     try:
-        for name, env in setups.items():
+        for name in args.setups:
+            env = setups[name]
             with app_server({**env, "HF_TOKEN": None}, workdir / f"{name}.log") as url:
                 time_stream(Client(url, verbose=False), wavs[0])  # warm-up
                 for users in args.users:
                     times = load(url, users, wavs, args.rounds)
-                    results[name, users] = (statistics.median(times), percentile(times, 0.95))
+                    p50, p95 = statistics.median(times), percentile(times, 0.95)
+                    results[name, users] = (p50, p95)
                     print(
                         f"{name:<9} {users:>2} users  {len(times):>3} requests  time to first "
-                        f"audio p50 {results[name, users][0]:.2f} s, p95 {results[name, users][1]:.2f} s",
+                        f"audio p50 {p50:.2f} s, p95 {p95:.2f} s",
                         flush=True,
                     )
     finally:

@@ -273,7 +273,7 @@ class InferenceApiAnswerer:
         try:
             yield from rest
         except RETRYABLE as error:
-            log.warning("the answer stream broke off after its first sentence (%s)", describe(error))
+            log.warning("the answer broke off after its first sentence (%s)", describe(error))
 
 
 def _delta_texts(stream: Iterable) -> Iterator[str]:

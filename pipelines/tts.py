@@ -70,7 +70,8 @@ class PiperSpeaker:
         """Synthesize `text` sentence by sentence, yielding each sentence's audio at once."""
         from piper import SynthesisConfig
 
-        config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0) if self._deterministic else None
+        quiet = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
+        config = quiet if self._deterministic else None
         sentences = self._model().synthesize(text, config)
         while True:
             with self._one_at_a_time:  # a sentence uses every core; requests take turns

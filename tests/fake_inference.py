@@ -99,8 +99,10 @@ class FakeInferenceApi:
     def _events(self) -> bytes:
         """The reply as a stream of chat completion chunks, a word at a time."""
         words = self.reply.split(" ")
+        pieces = [f"{word} " for word in words[:-1]] + words[-1:]
         events = []
-        for index, word in enumerate(words):
+        for index, piece in enumerate(pieces):
+            last = index + 1 == len(pieces)
             chunk = {
                 "id": "chatcmpl-fake",
                 "object": "chat.completion.chunk",
@@ -109,8 +111,8 @@ class FakeInferenceApi:
                 "choices": [
                     {
                         "index": 0,
-                        "delta": {"role": "assistant", "content": word + " " * (index + 1 < len(words))},
-                        "finish_reason": "stop" if index + 1 == len(words) else None,
+                        "delta": {"role": "assistant", "content": piece},
+                        "finish_reason": "stop" if last else None,
                     }
                 ],
             }
@@ -133,7 +135,8 @@ class FakeInferenceApi:
                 try:
                     self.send_response(status)
                     events = stream and status == 200
-                    self.send_header("Content-Type", "text/event-stream" if events else "application/json")
+                    kind = "text/event-stream" if events else "application/json"
+                    self.send_header("Content-Type", kind)
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
                     self.wfile.write(payload)
