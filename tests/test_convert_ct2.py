@@ -1,0 +1,69 @@
+"""tools/convert_ct2_whisper.py: the CTranslate2 Whisper tiny.en from PyPI, as transformers."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pipelines.asr import tiny_en_model_dir
+from pipelines.audio import decode_question
+from tests.helpers import ROOT
+
+sys.path.insert(0, str(ROOT / "tools"))
+from convert_ct2_whisper import convert  # noqa: E402
+
+SOT, NO_TIMESTAMPS, EOT = 50257, 50362, 50256  # Whisper .en special tokens
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    from transformers import WhisperForConditionalGeneration
+
+    out = convert(Path(tiny_en_model_dir()), tmp_path_factory.mktemp("whisper") / "tiny.en")
+    model, info = WhisperForConditionalGeneration.from_pretrained(
+        out, output_loading_info=True, torch_dtype=torch.float32
+    )
+    return model.eval(), info
+
+
+def test_converted_model_loads_with_every_weight_in_place(converted):
+    _model, info = converted
+    assert info["missing_keys"] == [] and info["unexpected_keys"] == []
+    assert info["mismatched_keys"] == []
+
+
+def test_converted_model_writes_the_same_tokens_as_faster_whisper(converted, question_wav):
+    import ctranslate2
+    from faster_whisper import WhisperModel
+
+    model, _info = converted
+    original = WhisperModel(tiny_en_model_dir(), device="cpu", compute_type="float32")
+    speech = decode_question(str(question_wav), max_seconds=30)
+    window = np.zeros(30 * 16_000, np.float32)
+    window[: speech.size] = speech
+    features = np.ascontiguousarray(original.feature_extractor(window)[None, :, :3000])
+    prompt = [SOT, NO_TIMESTAMPS]
+
+    expected = original.model.generate(
+        ctranslate2.StorageView.from_array(features),
+        [prompt],
+        beam_size=1,
+        suppress_blank=False,
+        suppress_tokens=[],
+        max_length=40,
+    )[0].sequences_ids[0]
+
+    tokens = torch.tensor([prompt])
+    with torch.no_grad():
+        encoded = model.model.encoder(torch.from_numpy(features)).last_hidden_state
+        for _ in range(40 - len(prompt)):  # greedy, as CTranslate2 with beam_size=1
+            logits = model(encoder_outputs=(encoded,), decoder_input_ids=tokens).logits
+            token = int(logits[0, -1].argmax())
+            if token == EOT:
+                break
+            tokens = torch.cat([tokens, torch.tensor([[token]])], dim=1)
+
+    assert tokens[0, len(prompt) :].tolist() == expected
+    assert "bicycle" in original.hf_tokenizer.decode(expected).lower()
