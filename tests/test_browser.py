@@ -1,4 +1,4 @@
-"""The whole loop as a person does it: the page in Chromium, a (fake) microphone, the answer heard."""
+"""The whole loop as a person does it: the page in Chromium, a fake microphone, the answer heard."""
 
 from __future__ import annotations
 

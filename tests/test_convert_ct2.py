@@ -67,3 +67,27 @@ def test_converted_model_writes_the_same_tokens_as_faster_whisper(converted, que
 
     assert tokens[0, len(prompt) :].tolist() == expected
     assert "bicycle" in original.hf_tokenizer.decode(expected).lower()
+
+
+def test_speculative_decoding_with_a_one_layer_assistant_gives_the_same_transcript(
+    converted, question_wav
+):
+    from faster_whisper.feature_extractor import FeatureExtractor
+    from tokenizers import Tokenizer
+
+    from convert_ct2_whisper import decoder_only_assistant
+
+    model, _info = converted
+    assistant = decoder_only_assistant(model, layers=1)
+    speech = decode_question(str(question_wav), max_seconds=30)
+    window = np.zeros(30 * 16_000, np.float32)
+    window[: speech.size] = speech
+    features = torch.from_numpy(np.ascontiguousarray(FeatureExtractor()(window)[None, :, :3000]))
+
+    plain = model.generate(features, max_new_tokens=40, do_sample=False, num_beams=1)
+    assisted = model.generate(
+        features, max_new_tokens=40, do_sample=False, num_beams=1, assistant_model=assistant
+    )
+    assert assisted.tolist() == plain.tolist()
+    tokenizer = Tokenizer.from_file(str(Path(tiny_en_model_dir()) / "tokenizer.json"))
+    assert "bicycle" in tokenizer.decode(plain[0].tolist(), skip_special_tokens=True).lower()

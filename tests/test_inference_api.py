@@ -101,7 +101,9 @@ def test_a_slow_server_within_the_timeout_still_answers(served, fake_api, questi
 
 
 @pytest.mark.parametrize("mode, attempts", [("503", 2), ("429", 2), ("malformed", 2), ("hang", 1)])
-def test_unavailable_transcription_falls_back_offline(served, fake_api, question_wav, mode, attempts):
+def test_unavailable_transcription_falls_back_offline(
+    served, fake_api, question_wav, mode, attempts
+):
     client, _url, _log = served
     fake_api.reset(asr=mode)
     question, answer, _mp3, details = ask(client, question_wav)

@@ -161,12 +161,38 @@ def convert(source: Path, out: Path) -> Path:
     )
     out.mkdir(parents=True, exist_ok=True)
     config.save_pretrained(out)
-    GenerationConfig.from_model_config(config).save_pretrained(out)
+    generation = GenerationConfig.from_model_config(config)
+    # What transformers' Whisper `generate` reads besides the model config.
+    generation.is_multilingual = multilingual
+    generation.no_timestamps_token_id = special["sot"] + (106 if multilingual else 105)
+    generation.max_initial_timestamp_index = 50
+    generation.save_pretrained(out)
     state = transformers_state(ct2, layers)
     save_file({name: torch.from_numpy(np.ascontiguousarray(t)) for name, t in state.items()},
               str(out / "model.safetensors"), metadata={"format": "pt"})
     shutil.copy(source / "tokenizer.json", out / "tokenizer.json")
     return out
+
+
+def decoder_only_assistant(model, layers: int = 1):
+    """A draft model for speculative decoding that shares `model`'s tokenizer: its embeddings,
+    first `layers` decoder layers and final norm as a `WhisperForCausalLM`, which reuses the
+    main model's encoder output."""
+    from transformers import WhisperConfig, WhisperForCausalLM
+
+    config = WhisperConfig(**{**model.config.to_dict(), "decoder_layers": layers})
+    assistant = WhisperForCausalLM(config)
+
+    def wanted(name: str) -> bool:
+        layer = re.match(r"model\.decoder\.layers\.(\d+)\.", name)
+        return name.startswith("model.decoder.") and (layer is None or int(layer[1]) < layers)
+
+    kept = {name: tensor for name, tensor in model.state_dict().items() if wanted(name)}
+    missing, unexpected = assistant.load_state_dict(kept, strict=False)
+    if unexpected or set(missing) - {"proj_out.weight"}:
+        raise ValueError(f"assistant weights do not fit: {missing} {unexpected}")
+    assistant.proj_out.weight = assistant.model.decoder.embed_tokens.weight
+    return assistant.to(model.dtype).eval()
 
 
 if __name__ == "__main__":
