@@ -112,6 +112,123 @@ class FasterWhisperTranscriber:
         return tokenizer.decode(result.sequences_ids[0]).strip()
 
 
+class TransformersWhisperTranscriber:
+    """Whisper through transformers (`model`: Hub id or local directory), greedy, batch 1, with
+    an optional assistant for speculative decoding, which gives exactly the main model's output.
+
+    `assistant` is a Hub id or directory: a model whose encoder matches the main one's (e.g.
+    distil-large-v3 for large-v3) is loaded decoder-only (`AutoModelForCausalLM`) and reuses the
+    main model's encoder output; any other is a full seq2seq assistant (e.g. whisper-tiny for a
+    multilingual model). `layers:N` makes one of the main model's first N decoder layers.
+    Half precision and SDPA on a GPU; `int8` quantizes the Linear layers (torch dynamic
+    quantization) on a CPU.
+    """
+
+    remote = False
+
+    def __init__(
+        self,
+        model: str,
+        assistant: str | None,
+        language: str,
+        task: str,
+        int8: bool = False,
+        threads: int = 0,
+    ) -> None:
+        short = model.rstrip("/").rsplit("/", 1)[-1]
+        self.name = f"whisper {short} (transformers{', assisted' if assistant else ''})"
+        self._model_id, self._assistant_id = model, assistant
+        self._language, self._task = language, task
+        self._int8, self._threads = int8, threads
+        self._loaded = None
+        self._lock = threading.Lock()
+
+    def _load(self):
+        import torch
+        from transformers import (
+            AutoConfig,
+            AutoModelForCausalLM,
+            AutoModelForSpeechSeq2Seq,
+            AutoTokenizer,
+            WhisperFeatureExtractor,
+        )
+
+        if self._threads:
+            torch.set_num_threads(self._threads)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        dtype = torch.float16 if device == "cuda" else torch.float32
+        options = {"torch_dtype": dtype, "attn_implementation": "sdpa"}
+        model = AutoModelForSpeechSeq2Seq.from_pretrained(self._model_id, **options)
+        model = model.to(device).eval()
+        assistant = None
+        if self._assistant_id and self._assistant_id.startswith("layers:"):
+            assistant = first_layers_assistant(model, int(self._assistant_id.split(":", 1)[1]))
+        elif self._assistant_id:
+            config = AutoConfig.from_pretrained(self._assistant_id)
+            shares_encoder = (config.d_model, config.encoder_layers) == (
+                model.config.d_model, model.config.encoder_layers
+            )
+            kind = AutoModelForCausalLM if shares_encoder else AutoModelForSpeechSeq2Seq
+            assistant = kind.from_pretrained(self._assistant_id, **options).to(device).eval()
+        model = self._maybe_int8(model, device)
+        if assistant is not None:
+            assistant = self._maybe_int8(assistant, device)
+        extractor = WhisperFeatureExtractor(feature_size=model.config.num_mel_bins)
+        return model, assistant, AutoTokenizer.from_pretrained(self._model_id), extractor, device
+
+    def _maybe_int8(self, model, device: str):
+        if not (self._int8 and device == "cpu"):
+            return model
+        import torch
+
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+    def transcribe(self, audio: np.ndarray, sample_rate: int) -> str:
+        """The words in `audio` (16 kHz mono float32), or "" if none."""
+        return self.transcribe_tokens(audio, sample_rate)[1]
+
+    def transcribe_tokens(self, audio: np.ndarray, sample_rate: int) -> tuple[list[int], str]:
+        """The generated token ids and the text, for comparing runs token for token."""
+        import torch
+
+        with self._lock:
+            if self._loaded is None:
+                self._loaded = self._load()
+            model, assistant, tokenizer, extractor, device = self._loaded
+        features = extractor(audio, sampling_rate=sample_rate, return_tensors="pt").input_features
+        options = {"max_new_tokens": 128, "do_sample": False, "num_beams": 1}
+        if getattr(model.generation_config, "is_multilingual", False):
+            options.update(language=self._language, task=self._task)
+        if assistant is not None:
+            options["assistant_model"] = assistant
+        with torch.inference_mode():
+            tokens = model.generate(features.to(device, model.dtype), **options)[0].tolist()
+        return tokens, tokenizer.decode(tokens, skip_special_tokens=True).strip()
+
+
+def first_layers_assistant(model, layers: int = 1):
+    """A draft model for speculative decoding that shares `model`'s tokenizer: its embeddings,
+    first `layers` decoder layers and final norm as a `WhisperForCausalLM`, which reuses the
+    main model's encoder output."""
+    import re
+
+    from transformers import WhisperConfig, WhisperForCausalLM
+
+    config = WhisperConfig(**{**model.config.to_dict(), "decoder_layers": layers})
+    assistant = WhisperForCausalLM(config)
+
+    def wanted(name: str) -> bool:
+        layer = re.match(r"model\.decoder\.layers\.(\d+)\.", name)
+        return name.startswith("model.decoder.") and (layer is None or int(layer[1]) < layers)
+
+    kept = {name: tensor for name, tensor in model.state_dict().items() if wanted(name)}
+    missing, unexpected = assistant.load_state_dict(kept, strict=False)
+    if unexpected or set(missing) - {"proj_out.weight"}:
+        raise ValueError(f"assistant weights do not fit: {missing} {unexpected}")
+    assistant.proj_out.weight = assistant.model.decoder.embed_tokens.weight
+    return assistant.to(model.device, model.dtype).eval()
+
+
 class InferenceApiTranscriber:
     """Whisper on a server: the Hugging Face Inference API (`model`), or any endpoint at `url`
     that takes the audio as the request body and answers `{"text": ...}`.

@@ -13,7 +13,12 @@ from typing import Callable, Iterator, TypeVar
 import numpy as np
 
 from pipelines import audio, vad
-from pipelines.asr import FasterWhisperTranscriber, InferenceApiTranscriber, Transcriber
+from pipelines.asr import (
+    FasterWhisperTranscriber,
+    InferenceApiTranscriber,
+    Transcriber,
+    TransformersWhisperTranscriber,
+)
 from pipelines.asr import tiny_en_model_dir
 from pipelines.errors import UserFacingError
 from pipelines.live import LiveQuestion
@@ -70,10 +75,21 @@ def describe_backends(transcriber: Transcriber, answerer: Answerer, speaker: Spe
 def embedded_backends(settings: Settings) -> Backends:
     """The models shipped on PyPI that run on a CPU with no network (and Parler-TTS for the
     speech where a GPU is there for it)."""
-    return Backends(
-        transcriber=FasterWhisperTranscriber(
+    if settings.asr_engine == "transformers":
+        transcriber: Transcriber = TransformersWhisperTranscriber(
+            settings.asr_hf_model,
+            settings.asr_hf_assistant,
+            settings.asr_language,
+            settings.asr_task,
+            settings.asr_int8,
+            settings.threads,
+        )
+    else:
+        transcriber = FasterWhisperTranscriber(
             tiny_en_model_dir(), f"whisper {settings.asr_model}", settings.threads
-        ),
+        )
+    return Backends(
+        transcriber=transcriber,
         answerer=local_answerer(
             Path(settings.llm_gguf) if settings.llm_gguf else smollm2_gguf(), settings.threads
         ),

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 ASR_MODELS = ("tiny.en",)
+ASR_ENGINES = ("faster-whisper", "transformers")
 TTS_ENGINES = ("auto", "piper", "parler")
 JENNY = (
     "Jenny speaks at an average pace with a calm delivery in a very confined sounding "
@@ -26,6 +27,12 @@ class Settings:
     max_seconds: float = 30.0
     chunk_seconds: float = 1.0
     asr_model: str = "tiny.en"
+    asr_engine: str = "faster-whisper"
+    asr_hf_model: str = "openai/whisper-large-v3"
+    asr_hf_assistant: str | None = "distil-whisper/distil-large-v3"
+    asr_language: str = "en"
+    asr_task: str = "transcribe"
+    asr_int8: bool = False
     cpu_threads: int = 0
     llm_gguf: str | None = None
     piper_voice: str | None = None
@@ -67,6 +74,13 @@ class Settings:
             raise SettingsError(
                 f"MAGIC8_ASR_MODEL={asr_model!r} is not one of {', '.join(ASR_MODELS)}"
             )
+        asr_engine = text("MAGIC8_ASR") or cls.asr_engine
+        if asr_engine not in ASR_ENGINES:
+            raise SettingsError(f"MAGIC8_ASR={asr_engine!r} is not one of {', '.join(ASR_ENGINES)}")
+        assistant = text("MAGIC8_ASR_ASSISTANT") or cls.asr_hf_assistant
+        task = text("MAGIC8_ASR_TASK") or cls.asr_task
+        if task not in ("transcribe", "translate"):
+            raise SettingsError(f"MAGIC8_ASR_TASK={task!r} is not transcribe or translate")
         tts = text("MAGIC8_TTS") or cls.tts
         if tts not in TTS_ENGINES:
             raise SettingsError(f"MAGIC8_TTS={tts!r} is not one of {', '.join(TTS_ENGINES)}")
@@ -84,6 +98,12 @@ class Settings:
             concurrency=number("MAGIC8_CONCURRENCY", int, cls.concurrency, 1, 64),
             chunk_seconds=number("MAGIC8_CHUNK_SECONDS", float, cls.chunk_seconds, 0.1, 30.0),
             asr_model=asr_model,
+            asr_engine=asr_engine,
+            asr_hf_model=text("MAGIC8_ASR_HF_MODEL") or cls.asr_hf_model,
+            asr_hf_assistant=None if assistant == "none" else assistant,
+            asr_language=text("MAGIC8_ASR_LANGUAGE") or cls.asr_language,
+            asr_task=task,
+            asr_int8=bool(number("MAGIC8_ASR_INT8", int, 0, 0, 1)),
             cpu_threads=number("MAGIC8_CPU_THREADS", int, cls.cpu_threads, 0, 256),
             llm_gguf=text("MAGIC8_LLM_GGUF"),
             piper_voice=text("MAGIC8_PIPER_VOICE"),

@@ -25,11 +25,11 @@ def converted(tmp_path_factory):
     model, info = WhisperForConditionalGeneration.from_pretrained(
         out, output_loading_info=True, torch_dtype=torch.float32
     )
-    return model.eval(), info
+    return model.eval(), info, out
 
 
 def test_converted_model_loads_with_every_weight_in_place(converted):
-    _model, info = converted
+    _model, info, _path = converted
     assert info["missing_keys"] == [] and info["unexpected_keys"] == []
     assert info["mismatched_keys"] == []
 
@@ -38,7 +38,7 @@ def test_converted_model_writes_the_same_tokens_as_faster_whisper(converted, que
     import ctranslate2
     from faster_whisper import WhisperModel
 
-    model, _info = converted
+    model, _info, _path = converted
     original = WhisperModel(tiny_en_model_dir(), device="cpu", compute_type="float32")
     speech = decode_question(str(question_wav), max_seconds=30)
     window = np.zeros(30 * 16_000, np.float32)
@@ -75,10 +75,10 @@ def test_speculative_decoding_with_a_one_layer_assistant_gives_the_same_transcri
     from faster_whisper.feature_extractor import FeatureExtractor
     from tokenizers import Tokenizer
 
-    from convert_ct2_whisper import decoder_only_assistant
+    from pipelines.asr import first_layers_assistant
 
-    model, _info = converted
-    assistant = decoder_only_assistant(model, layers=1)
+    model, _info, _path = converted
+    assistant = first_layers_assistant(model, layers=1)
     speech = decode_question(str(question_wav), max_seconds=30)
     window = np.zeros(30 * 16_000, np.float32)
     window[: speech.size] = speech
@@ -91,3 +91,34 @@ def test_speculative_decoding_with_a_one_layer_assistant_gives_the_same_transcri
     assert assisted.tolist() == plain.tolist()
     tokenizer = Tokenizer.from_file(str(Path(tiny_en_model_dir()) / "tokenizer.json"))
     assert "bicycle" in tokenizer.decode(plain[0].tolist(), skip_special_tokens=True).lower()
+
+
+@pytest.mark.parametrize("int8", [False, True], ids=["float32", "int8"])
+def test_transformers_engine_transcribes_alike_with_and_without_its_assistant(
+    converted, question_wav, int8
+):
+    from pipelines.asr import TransformersWhisperTranscriber
+
+    _model, _info, path = converted
+    speech = decode_question(str(question_wav), max_seconds=30)
+    plain, assisted = (
+        TransformersWhisperTranscriber(str(path), assistant, "en", "transcribe", int8=int8)
+        for assistant in (None, "layers:1")
+    )
+    tokens, text = plain.transcribe_tokens(speech, 16_000)
+    assert assisted.transcribe_tokens(speech, 16_000) == (tokens, text)
+    assert "bicycle" in text.lower()
+    assert assisted.name == "whisper tiny.en (transformers, assisted)"
+
+
+def test_the_app_picks_the_transformers_engine_from_settings(converted):
+    from pipelines.magic8 import embedded_backends
+    from pipelines.settings import Settings
+
+    _model, _info, path = converted
+    settings = Settings.from_env(
+        {"MAGIC8_ASR": "transformers", "MAGIC8_ASR_HF_MODEL": str(path), "MAGIC8_TTS": "piper"}
+    )
+    assert settings.asr_hf_assistant == "distil-whisper/distil-large-v3"
+    transcriber = embedded_backends(settings).transcriber
+    assert transcriber.name == "whisper tiny.en (transformers, assisted)"

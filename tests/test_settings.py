@@ -28,6 +28,10 @@ def test_values_are_read_and_typed():
         ({"MAGIC8_LLM_GGUF": "/no/such/model.gguf"}, "not a file"),
         ({"MAGIC8_LLM_URL": "localhost:8080"}, "not an http"),
         ({"MAGIC8_API_TIMEOUT": "-1"}, "between"),
+        ({"MAGIC8_ASR": "whisper.cpp"}, "MAGIC8_ASR"),
+        ({"MAGIC8_ASR_TASK": "summarise"}, "MAGIC8_ASR_TASK"),
+        ({"MAGIC8_ASR_INT8": "2"}, "between"),
+        ({"MAGIC8_CONCURRENCY": "0"}, "between"),
     ],
 )
 def test_bad_values_are_refused_at_start_up(env, complaint):

@@ -174,27 +174,6 @@ def convert(source: Path, out: Path) -> Path:
     return out
 
 
-def decoder_only_assistant(model, layers: int = 1):
-    """A draft model for speculative decoding that shares `model`'s tokenizer: its embeddings,
-    first `layers` decoder layers and final norm as a `WhisperForCausalLM`, which reuses the
-    main model's encoder output."""
-    from transformers import WhisperConfig, WhisperForCausalLM
-
-    config = WhisperConfig(**{**model.config.to_dict(), "decoder_layers": layers})
-    assistant = WhisperForCausalLM(config)
-
-    def wanted(name: str) -> bool:
-        layer = re.match(r"model\.decoder\.layers\.(\d+)\.", name)
-        return name.startswith("model.decoder.") and (layer is None or int(layer[1]) < layers)
-
-    kept = {name: tensor for name, tensor in model.state_dict().items() if wanted(name)}
-    missing, unexpected = assistant.load_state_dict(kept, strict=False)
-    if unexpected or set(missing) - {"proj_out.weight"}:
-        raise ValueError(f"assistant weights do not fit: {missing} {unexpected}")
-    assistant.proj_out.weight = assistant.model.decoder.embed_tokens.weight
-    return assistant.to(model.dtype).eval()
-
-
 if __name__ == "__main__":
     if len(sys.argv) != 3:
         sys.exit(__doc__)
