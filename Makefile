@@ -49,4 +49,5 @@ bench: install chromium
 	$(PY) bench/latency.py
 	$(PY) bench/browser.py
 	$(PY) bench/load.py
+	$(PY) bench/asr.py
 	$(PY) bench/streamer.py
