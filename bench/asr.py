@@ -14,9 +14,9 @@ question once after a warm-up; per engine it prints the median latency, the real
   transformers + assistant  the same, with its first decoder layer as assistant model
   transformers int8         torch dynamic int8 quantization of the Linear layers
 
-Last comes the assistant's acceptance rate (the share of the main model's tokens it predicts
-given the same prefix, which is what gets its proposals accepted) and one line: whether every transcript with the
-assistant is identical to the one without, and the speed-up.
+Last comes the assistant's acceptance rate (the share of the main model's tokens it
+predicts given the same prefix, which is what gets its proposals accepted) and one line:
+whether every transcript with the assistant is identical to the one without, and the speed-up.
 """
 
 from __future__ import annotations
