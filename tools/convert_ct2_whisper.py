@@ -177,7 +177,8 @@ def convert(source: Path, out: Path, more_pieces: tuple[Path, ...] = ()) -> Path
         added = json.loads((source / "tokenizer.json").read_text())["added_tokens"]
         names = {token["id"]: token["content"] for token in added}
         generation.lang_to_id = {names[i]: i for i in ct2_config.get("lang_ids", [])}
-        generation.task_to_id = {"translate": special["sot"] + 100, "transcribe": special["sot"] + 101}
+        tasks = {"translate": 100, "transcribe": 101}  # after <|startoftranscript|>
+        generation.task_to_id = {task: special["sot"] + offset for task, offset in tasks.items()}
     generation.save_pretrained(out)
     state = transformers_state(ct2, layers)
     save_file({name: torch.from_numpy(np.ascontiguousarray(t)) for name, t in state.items()},
