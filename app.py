@@ -110,8 +110,10 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
                 yield update, turn.answer, small(f"{turn.label} · {turn.timing_line()}")
 
     def read_response(answer: str | None):
+        if not answer:
+            return
         with user_errors():
-            for update in player_stream(ball.read_response(answer or "")):
+            for update in player_stream(ball.read_response(answer)):
                 yield update, answer
 
     def ask(audio_path: str | None) -> tuple[str, str, str, dict]:

@@ -30,6 +30,17 @@ class Recorded:
         return json.loads(self.body)
 
 
+def _chat_object(kind: str, content: dict, finish_reason: str | None) -> dict:
+    """An OpenAI-style chat completion (or streamed chunk) with one choice."""
+    return {
+        "id": "chatcmpl-fake",
+        "object": kind,
+        "created": int(time.time()),
+        "model": "fake",
+        "choices": [{"index": 0, **content, "finish_reason": finish_reason}],
+    }
+
+
 @dataclass
 class FakeInferenceApi:
     """Start with `start()`, stop with `stop()`; set `modes["asr"]` / `modes["llm"]` per test."""
@@ -80,20 +91,9 @@ class FakeInferenceApi:
             return 200, json.dumps({"text": self.transcript}).encode()
         if stream:
             return 200, self._events()
-        completion = {
-            "id": "chatcmpl-fake",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": "fake",
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": self.reply},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-        }
+        message = {"role": "assistant", "content": self.reply}
+        completion = _chat_object("chat.completion", {"message": message}, "stop")
+        completion["usage"] = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
         return 200, json.dumps(completion).encode()
 
     def _events(self) -> bytes:
@@ -102,20 +102,9 @@ class FakeInferenceApi:
         pieces = [f"{word} " for word in words[:-1]] + words[-1:]
         events = []
         for index, piece in enumerate(pieces):
-            last = index + 1 == len(pieces)
-            chunk = {
-                "id": "chatcmpl-fake",
-                "object": "chat.completion.chunk",
-                "created": int(time.time()),
-                "model": "fake",
-                "choices": [
-                    {
-                        "index": 0,
-                        "delta": {"role": "assistant", "content": piece},
-                        "finish_reason": "stop" if last else None,
-                    }
-                ],
-            }
+            delta = {"delta": {"role": "assistant", "content": piece}}
+            finish = "stop" if index + 1 == len(pieces) else None
+            chunk = _chat_object("chat.completion.chunk", delta, finish)
             events.append(f"data: {json.dumps(chunk)}\n\n")
         events.append("data: [DONE]\n\n")
         return "".join(events).encode()
