@@ -14,7 +14,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import gradio as gr
 import numpy as np
@@ -78,12 +78,6 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
                 shown.add(notice)
                 gr.Warning(notice)
 
-    def show_question(turn: Turn) -> tuple:
-        """The page's update once the question is heard: the question, the turn for the next
-        step, the answer where it is ready already, and the backends line."""
-        warn(turn, set())
-        return turn.question, turn, turn.answer or "", small(turn.label)
-
     def hear(chunk: tuple[int, np.ndarray] | None, live: LiveQuestion | None) -> LiveQuestion:
         if live is None or live.closed:  # a new recording
             live = ball.listen()
@@ -91,23 +85,23 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
             live.add(*chunk)
         return live
 
-    def generate_live_response(live: LiveQuestion | None) -> tuple:
+    def answer_on_page(heard: Callable[[], Turn]):
+        """The page's updates for one question: the question (and the answer, where it is
+        ready already) as soon as it is heard, then the player as the answer is spoken."""
+        shown: set[str] = set()
         with user_errors():
-            return show_question(ball.transcribe_live(live))
-
-    def generate_response(audio_path: str | None) -> tuple:
-        with user_errors():
-            return show_question(ball.transcribe(audio_path))
-
-    def read_turn_response(turn: Turn | None):
-        """Answer the page's question aloud: player updates, the answer so far, the timings."""
-        if turn is None:
-            return
-        shown = set(turn.notices)  # told already
-        with user_errors():
+            turn = heard()
+            warn(turn, shown)
+            yield turn.question, turn.answer or "", gr.skip(), small(turn.label)
             for update in player_stream(ball.answer_aloud(turn)):
                 warn(turn, shown)
-                yield update, turn.answer, small(f"{turn.label} · {turn.timing_line()}")
+                yield gr.skip(), turn.answer, update, small(f"{turn.label} · {turn.timing_line()}")
+
+    def answer_recording(live: LiveQuestion | None):
+        yield from answer_on_page(lambda: ball.transcribe_live(live))
+
+    def answer_upload(audio_path: str | None):
+        yield from answer_on_page(lambda: ball.transcribe(audio_path))
 
     def read_response(answer: str | None):
         if not answer:
@@ -141,6 +135,8 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
                 streaming=True,
                 type="numpy",
                 label="Ask your question",
+                # No live waveform: drawing it takes about half a core of the visitor's CPU.
+                waveform_options=gr.WaveformOptions(show_recording_waveform=False),
             )
             upload = gr.Audio(sources=["upload"], type="filepath", label="…or upload a recording")
         question_box = gr.Textbox(label="Question", interactive=False)
@@ -148,8 +144,6 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
         player = speech_player()
         backends_line = gr.Markdown(small(ball.backends.label), elem_id="backends")
         live_state = gr.State()
-        answer_state = gr.State()  # the Turn being answered
-        turn_outputs = [question_box, answer_state, answer_box, backends_line]
         # Every answering event, page or API, shares one group of MAGIC8_CONCURRENCY slots
         # (past that, people queue and see their place). Served stages just wait on the
         # network in parallel; the local models take one request at a time each.
@@ -171,36 +165,20 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
             concurrency_limit=None,  # a stream holds its slot while the person talks
             api_visibility="private",
         )
-        for source, answered in (
-            (
-                "microphone",
-                microphone.stop_recording(
-                    generate_live_response,
-                    inputs=live_state,
-                    outputs=turn_outputs,
-                    api_name="page_generate_live_response",
-                    api_visibility="private",
-                    **answering,
-                ),
-            ),
-            (
-                "upload",
-                upload.upload(
-                    generate_response,
-                    inputs=upload,
-                    outputs=turn_outputs,
-                    api_name="page_generate_response",
-                    api_visibility="private",
-                    **answering,
-                ),
-            ),
+        # One event per question, from Stop (or upload) to the end of the spoken answer. The
+        # "minimal" progress is the queue place and a timer, without the animated overlay on
+        # every output, which costs the visitor's CPU just when the answer is being made.
+        for listener, handler, source, name in (
+            (microphone.stop_recording, answer_recording, live_state, "recording"),
+            (upload.upload, answer_upload, upload, "upload"),
         ):
-            answered.success(
-                read_turn_response,
-                inputs=answer_state,
-                outputs=[player, answer_box, backends_line],
-                api_name=f"page_read_response_{source}",
+            listener(
+                handler,
+                inputs=source,
+                outputs=[question_box, answer_box, player, backends_line],
+                api_name=f"page_answer_{name}",
                 api_visibility="private",
+                show_progress="minimal",
                 **answering,
             )
 

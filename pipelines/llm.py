@@ -162,9 +162,10 @@ def local_answerer(gguf: Path | None, threads: int) -> Answerer:
 class LlamaCppAnswerer:
     """A local GGUF chat model through llama.cpp; loads on first use, one request at a time.
 
-    The persona and examples are the same for every question, so their evaluated state is
-    kept once and restored before each request: only the question itself is evaluated, and
-    a given seed always gives the same answer whatever came before.
+    The persona and examples are the same for every question, so they are evaluated once and
+    the model's cache is cut back to them before each request (`n_tokens`, which llama.cpp
+    matches against the next prompt): only the question itself is evaluated, and a given
+    seed always gives the same answer whatever came before.
     """
 
     remote = False
@@ -190,7 +191,7 @@ class LlamaCppAnswerer:
         one, other = (self._tokens(llm, question) for question in ("Yes?", "No?"))
         shared = next(i for i, (a, b) in enumerate(zip(one, other)) if a != b)
         llm.eval(one[:shared])
-        self._prefix_state = llm.save_state()
+        self._prefix_tokens = shared
         self._llm = llm
 
     def _tokens(self, llm, question: str) -> list[int]:
@@ -203,7 +204,7 @@ class LlamaCppAnswerer:
         with self._lock:
             if self._llm is None:
                 self._load()
-            self._llm.load_state(self._prefix_state)
+            self._llm.n_tokens = self._prefix_tokens  # forget the last question and answer
             chat = self._format(messages=build_messages(question, examples=True))
             reply = self._llm.create_completion(
                 chat.prompt,

@@ -58,12 +58,11 @@ def test_answer_is_short_and_never_names_the_ball(ball, question):
     assert ":" not in answer
 
 
-def test_same_seed_same_answer(ball):
+def test_same_seed_same_answer_whatever_came_before(ball):
     answerer = ball.backends.answerer
-    assert answer_text(answerer, "Is today my lucky day?", seed=11) == answer_text(
-        answerer,
-        "Is today my lucky day?", seed=11
-    )
+    first = answer_text(answerer, "Is today my lucky day?", seed=11)
+    answer_text(answerer, "Is today the day I finally win the lottery?", seed=3)
+    assert answer_text(answerer, "Is today my lucky day?", seed=11) == first
 
 
 def test_piper_streams_one_chunk_per_sentence(ball):
