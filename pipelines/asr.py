@@ -9,7 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
-from pipelines.audio import encode_wav
+from pipelines.audio import ASR_SAMPLE_RATE, encode_wav
 from pipelines.remote import MalformedReply, call_with_retry, served_model_name
 
 
@@ -69,7 +69,7 @@ class FasterWhisperTranscriber:
 
     def transcribe(self, audio: np.ndarray, sample_rate: int) -> str:
         """The words in `audio` (16 kHz mono float32, trimmed to its speech), or "" if none."""
-        if sample_rate != 16_000:
+        if sample_rate != ASR_SAMPLE_RATE:
             raise ValueError(f"Whisper needs 16 kHz audio, got {sample_rate} Hz")
         if audio.size > (self._window_s - 1) * sample_rate:
             segments, _info = self._model().transcribe(

@@ -15,6 +15,7 @@ from pipelines.errors import UserFacingError
 
 ASR_SAMPLE_RATE = 16_000
 MIN_SECONDS = 0.3
+LENGTH_GRACE_S = 0.5  # a recording may run this much past the limit (a late Stop click)
 MP3_BITRATE_KBPS = 64
 
 
@@ -25,8 +26,8 @@ def _describe(seconds: float) -> str:
 
 def check_length(seconds: float, max_seconds: float, at_least: bool = False) -> None:
     """Refuse a recording shorter than MIN_SECONDS or longer than `max_seconds` (by more than
-    half a second), with a message that says how long it is (`at_least`: or longer)."""
-    if seconds > max_seconds + 0.5:
+    LENGTH_GRACE_S), with a message that says how long it is (`at_least`: or longer)."""
+    if seconds > max_seconds + LENGTH_GRACE_S:
         more = "over " if at_least else ""
         raise UserFacingError(
             f"That recording is {more}{_describe(seconds)} long; questions can be at most "
@@ -37,6 +38,11 @@ def check_length(seconds: float, max_seconds: float, at_least: bool = False) -> 
             f"That recording is only {seconds:.1f} s long. "
             "Please hold the record button while you ask your question."
         )
+
+
+def most_samples(max_seconds: float) -> int:
+    """The most 16 kHz samples a recording may have (see `check_length`)."""
+    return int((max_seconds + LENGTH_GRACE_S) * ASR_SAMPLE_RATE)
 
 
 def _to_asr_rate() -> av.AudioResampler:
@@ -64,7 +70,7 @@ def decode_question(path: str, max_seconds: float) -> np.ndarray:
                     samples = out.to_ndarray().reshape(-1)
                     pieces.append(samples)
                     total += samples.size
-                    if total > (max_seconds + 0.5) * ASR_SAMPLE_RATE:
+                    if total > most_samples(max_seconds):
                         check_length(total / ASR_SAMPLE_RATE, max_seconds, at_least=True)
     except (av.error.FFmpegError, ValueError, IndexError) as error:
         raise UserFacingError(

@@ -32,7 +32,7 @@ class LiveQuestion(Generic[R]):
     ) -> None:
         self._prepare = prepare
         self._executor = executor
-        self._max_samples = int((max_seconds + 0.5) * audio.ASR_SAMPLE_RATE)
+        self._max_samples = audio.most_samples(max_seconds)
         self._max_seconds = max_seconds
         self._resampler = audio.StreamResampler()
         self._end_of_speech = vad.EndOfSpeech()

@@ -111,11 +111,6 @@ def clean_sentences(pieces: Iterable[str]) -> Iterator[str]:
                 return
 
 
-def clean_answer(text: str) -> str | None:
-    """A whole reply cleaned as `clean_sentences` does; None when nothing usable is left."""
-    return " ".join(clean_sentences([text])) or None
-
-
 def answer_text(answerer: Answerer, question: str, seed: int) -> str:
     """An answerer's whole answer as one text."""
     return " ".join(answerer.sentences(question, seed))

@@ -11,7 +11,8 @@ import threading
 
 import numpy as np
 
-SAMPLE_RATE = 16_000
+from pipelines.audio import ASR_SAMPLE_RATE
+
 THRESHOLD = 0.5  # speech probability above which a 32 ms window is speech
 END_SILENCE_MS = 150  # this much silence after speech ends an utterance
 PAD_MS = 200  # kept on both sides of the speech (Whisper wants a little room)
@@ -39,7 +40,7 @@ def speech_span(audio: np.ndarray) -> tuple[int, int] | None:
             audio,
             _shared_model,
             threshold=THRESHOLD,
-            sampling_rate=SAMPLE_RATE,
+            sampling_rate=ASR_SAMPLE_RATE,
             min_silence_duration_ms=END_SILENCE_MS,
             speech_pad_ms=PAD_MS,
         )
@@ -63,11 +64,11 @@ class EndOfSpeech:
         self._iterator = VADIterator(
             _new_model(),
             threshold=THRESHOLD,
-            sampling_rate=SAMPLE_RATE,
+            sampling_rate=ASR_SAMPLE_RATE,
             # Two windows later than `speech_span` would close the utterance (they count the
             # silence from different ends of a window), so that `speech_span` of the recording
             # at this moment has closed it too and the span stays the same after it.
-            min_silence_duration_ms=END_SILENCE_MS + 2 * self.WINDOW * 1000 // SAMPLE_RATE,
+            min_silence_duration_ms=END_SILENCE_MS + 2 * self.WINDOW * 1000 // ASR_SAMPLE_RATE,
             speech_pad_ms=PAD_MS,
         )
         self._pending = np.zeros(0, np.float32)

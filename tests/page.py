@@ -43,8 +43,8 @@ def microphone_file(
     The fake microphone starts playing when the page opens it, at the first Record click; the
     page streams to the server from when the server has opened the stream (chunks before that
     are dropped, and the Record button shows it is waiting). The pause first is how long a
-    person waits for that. Returns how long to record, in seconds: until STOP_AFTER_S after the
-    question.
+    person waits for that. Returns how long to record, in seconds: until `stop_after_s` after
+    the question.
     """
     lead, tail = np.zeros(int(LEAD_S * sample_rate)), np.zeros(int(2.5 * sample_rate))
     sf.write(path, np.concatenate([lead, speech, tail]), sample_rate, subtype="PCM_16")

@@ -11,7 +11,6 @@ from pipelines.llm import (
     answer_text,
     build_messages,
     classic_answer,
-    clean_answer,
     clean_sentences,
 )
 from tests.conftest import QUESTION_WORDS
@@ -95,16 +94,16 @@ def test_local_prompt_is_persona_examples_then_question():
 @pytest.mark.parametrize(
     "raw, cleaned",
     [
-        ("Magic 8 Ball: The early bird gets the worm.", "The early bird gets the worm."),
-        ("**Still waters run deep**", "Still waters run deep."),
-        ("Yes. Maybe. No. Perhaps.", "Yes. Maybe."),
-        ("time will tell, Magic eight-ball.", "Time will tell."),
-        ("No, no no no no no", None),
-        ("  :  ", None),
+        ("Magic 8 Ball: The early bird gets the worm.", ["The early bird gets the worm."]),
+        ("**Still waters run deep**", ["Still waters run deep."]),
+        ("Yes. Maybe. No. Perhaps.", ["Yes.", "Maybe."]),
+        ("time will tell, Magic eight-ball.", ["Time will tell."]),
+        ("No, no no no no no", []),
+        ("  :  ", []),
     ],
 )
 def test_reply_cleaning(raw, cleaned):
-    assert clean_answer(raw) == cleaned
+    assert list(clean_sentences([raw])) == cleaned
 
 
 def test_a_sentence_comes_out_as_soon_as_it_is_complete():
@@ -124,7 +123,7 @@ def test_a_sentence_comes_out_as_soon_as_it_is_complete():
 
 def test_long_reply_is_cut_to_thirty_words():
     raw = " ".join(f"w{i}" for i in range(50))
-    assert len(clean_answer(raw).split()) == 30
+    assert len(" ".join(clean_sentences([raw])).split()) == 30
 
 
 def test_classic_answer_is_one_of_twenty():
