@@ -13,24 +13,26 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterator
 
+import anyio
 import gradio as gr
-import numpy as np
 
 from pipelines.errors import UserFacingError
-from pipelines.live import LiveQuestion
 from pipelines.magic8 import Magic8Ball, Turn, build_backends
+from pipelines.recordings import Chunk, Recordings
 from pipelines.settings import Settings, SettingsError
 from player import player_stream, speech_player
+from recorder import speech_recorder
 from streamed_audio import SpeechStream
 
 log = logging.getLogger("magic8.app")
 
 INTERNAL_ERROR = "The Magic 8 Ball clouded over (an internal error). Please ask again."
 ANSWER_FILE_LIFETIME_S = 600
-STREAM_EVERY_S = 0.2  # how often the microphone sends what it has
+RECORDING_GRACE_S = 60  # an unfinished recording is dropped this long after its time limit
 
 
 @contextmanager
@@ -68,119 +70,131 @@ def small(text: str) -> str:
     return f"<small>{text}</small>"
 
 
-def build_app(ball: Magic8Ball) -> gr.Blocks:
-    """The Blocks UI (microphone or upload in, streamed speech out) and the API endpoints."""
-    answer_files = AnswerFiles()
+def recording_id(event: gr.EventData) -> object:
+    """The recording id in the recorder's `recorded` event (None where there is none)."""
+    try:
+        return event.recording
+    except (AttributeError, TypeError):  # no id, or event data that is not a dict
+        return None
 
-    def warn(turn: Turn, shown: set[str]) -> None:
+
+class Page:
+    """The handlers behind the page and the API, all answering through one `Magic8Ball`."""
+
+    def __init__(self, ball: Magic8Ball) -> None:
+        self.ball = ball
+        self.answer_files = AnswerFiles()
+        self.recordings: Recordings[Turn] = Recordings(
+            ball.listen, lifetime_s=ball.settings.max_seconds + RECORDING_GRACE_S
+        )
+
+    async def hear(self, data: object) -> dict:
+        """The recorder's server function: one chunk of a recording in, `Heard` out (or a
+        short message for the page, {"error": ...})."""
+        try:
+            heard = await anyio.to_thread.run_sync(
+                lambda: self.recordings.hear(Chunk.from_page(data))
+            )
+        except UserFacingError as error:
+            log.info("chunk refused: %s", error)
+            return {"error": str(error)}
+        except Exception:
+            log.exception("chunk failed")
+            return {"error": INTERNAL_ERROR}
+        return asdict(heard)
+
+    @staticmethod
+    def _warn(turn: Turn, shown: set[str]) -> None:
         for notice in turn.notices:
             if notice not in shown:
                 shown.add(notice)
                 gr.Warning(notice)
 
-    def hear(chunk: tuple[int, np.ndarray] | None, live: LiveQuestion | None) -> LiveQuestion:
-        if live is None or live.closed:  # a new recording
-            live = ball.listen()
-        if chunk is not None:
-            live.add(*chunk)
-        return live
-
-    def answer_on_page(heard: Callable[[], Turn]):
+    def _answer_on_page(self, heard: Callable[[], Turn]):
         """The page's updates for one question: the question (and the answer, where it is
         ready already) as soon as it is heard, then the player as the answer is spoken."""
         shown: set[str] = set()
         with user_errors():
             turn = heard()
-            warn(turn, shown)
+            self._warn(turn, shown)
             yield turn.question, turn.answer or "", gr.skip(), small(turn.label)
-            for update in player_stream(ball.answer_aloud(turn)):
-                warn(turn, shown)
+            for update in player_stream(self.ball.answer_aloud(turn)):
+                self._warn(turn, shown)
                 yield gr.skip(), turn.answer, update, small(f"{turn.label} · {turn.timing_line()}")
 
-    def answer_recording(live: LiveQuestion | None):
-        yield from answer_on_page(lambda: ball.transcribe_live(live))
+    def answer_recording(self, event: gr.EventData):
+        """The answer to the recording the recorder has just ended."""
+        yield from self._answer_on_page(
+            lambda: self.ball.transcribe_live(self.recordings.take(recording_id(event)))
+        )
 
-    def answer_upload(audio_path: str | None):
-        yield from answer_on_page(lambda: ball.transcribe(audio_path))
+    def answer_upload(self, audio_path: str | None):
+        """The answer to an uploaded recording."""
+        yield from self._answer_on_page(lambda: self.ball.transcribe(audio_path))
 
-    def read_response(answer: str | None):
+    def read_response(self, answer: str | None):
+        """`/read_response`: any answer text, spoken into the page's player."""
         if not answer:
             return
         with user_errors():
-            for update in player_stream(ball.read_response(answer)):
+            for update in player_stream(self.ball.read_response(answer)):
                 yield update, answer
 
-    def ask(audio_path: str | None) -> tuple[str, str, str, dict]:
+    def ask(self, audio_path: str | None) -> tuple[str, str, str, dict]:
+        """`/ask`: the question, the answer, the complete answer MP3 and the details."""
         with user_errors():
-            turn = ball.transcribe(audio_path)
-            mp3_path = answer_files.save(b"".join(ball.answer_aloud(turn, whole=True)))
-            warn(turn, set())
+            turn = self.ball.transcribe(audio_path)
+            mp3_path = self.answer_files.save(b"".join(self.ball.answer_aloud(turn, whole=True)))
+            self._warn(turn, set())
             return turn.question, turn.answer, mp3_path, turn.details()
 
-    def ask_stream(audio_path: str | None):
+    def ask_stream(self, audio_path: str | None):
+        """`/ask_stream`: the question, then the growing answer with each chunk of speech."""
         shown: set[str] = set()
         with user_errors():
-            turn = ball.transcribe(audio_path)
-            warn(turn, shown)
+            turn = self.ball.transcribe(audio_path)
+            self._warn(turn, shown)
             yield turn.question, "", None
-            for chunk in ball.answer_aloud(turn):
-                warn(turn, shown)
+            for chunk in self.ball.answer_aloud(turn):
+                self._warn(turn, shown)
                 yield turn.question, turn.answer, chunk
 
+
+def build_app(ball: Magic8Ball) -> gr.Blocks:
+    """The Blocks UI (microphone or upload in, streamed speech out) and the API endpoints."""
+    page = Page(ball)
+    settings = ball.settings
     with gr.Blocks(title="Magic 8 Ball") as demo:
         gr.Markdown("# Magic 8 Ball 🎱\nAsk a question and receive wisdom")
         with gr.Row():
-            microphone = gr.Audio(
-                sources=["microphone"],
-                streaming=True,
-                type="numpy",
-                label="Ask your question",
-                # No live waveform: drawing it takes about half a core of the visitor's CPU.
-                waveform_options=gr.WaveformOptions(show_recording_waveform=False),
-            )
+            with gr.Column():
+                gr.Markdown("**Ask your question**")
+                recorder = speech_recorder(page.hear, settings.max_seconds, settings.pause_seconds)
             upload = gr.Audio(sources=["upload"], type="filepath", label="…or upload a recording")
         question_box = gr.Textbox(label="Question", interactive=False)
         answer_box = gr.Textbox(label="Answer", interactive=False)
         player = speech_player()
         backends_line = gr.Markdown(small(ball.backends.label), elem_id="backends")
-        live_state = gr.State()
         # Every answering event, page or API, shares one group of MAGIC8_CONCURRENCY slots
         # (past that, people queue and see their place). Served stages just wait on the
         # network in parallel; the local models take one request at a time each.
-        answering = {
-            "concurrency_id": "answering",
-            "concurrency_limit": ball.settings.concurrency,
-        }
+        answering = {"concurrency_id": "answering", "concurrency_limit": settings.concurrency}
+        page_outputs = [question_box, answer_box, player, backends_line]
 
-        # While the person talks, the microphone streams to the server, which transcribes at
-        # each pause; at Stop the transcript is usually ready.
-        microphone.stream(
-            hear,
-            api_name="page_hear",
-            inputs=[microphone, live_state],
-            outputs=live_state,
-            stream_every=STREAM_EVERY_S,
-            time_limit=ball.settings.max_seconds + 5,
-            show_progress="hidden",
-            concurrency_limit=None,  # a stream holds its slot while the person talks
-            api_visibility="private",
+        # One event per question, from the end of the recording (or the upload) to the end of
+        # the spoken answer. The "minimal" progress is the queue place and a timer, without
+        # the animated overlay on every output, which costs the visitor's CPU just when the
+        # answer is being made. A new recording may end while the last answer still plays.
+        recorder.recorded(
+            page.answer_recording, outputs=page_outputs, api_name="page_answer_recording",
+            api_visibility="private", show_progress="minimal", trigger_mode="multiple",
+            **answering,
         )
-        # One event per question, from Stop (or upload) to the end of the spoken answer. The
-        # "minimal" progress is the queue place and a timer, without the animated overlay on
-        # every output, which costs the visitor's CPU just when the answer is being made.
-        for listener, handler, source, name in (
-            (microphone.stop_recording, answer_recording, live_state, "recording"),
-            (upload.upload, answer_upload, upload, "upload"),
-        ):
-            listener(
-                handler,
-                inputs=source,
-                outputs=[question_box, answer_box, player, backends_line],
-                api_name=f"page_answer_{name}",
-                api_visibility="private",
-                show_progress="minimal",
-                **answering,
-            )
+        upload.upload(
+            page.answer_upload, inputs=upload, outputs=page_outputs,
+            api_name="page_answer_upload", api_visibility="private", show_progress="minimal",
+            **answering,
+        )
 
         with gr.Row(visible=False):  # outputs of the API endpoints only
             speech = SpeechStream(label="Spoken answer", streaming=True, autoplay=True)
@@ -191,23 +205,22 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
             read_response_button = gr.Button()
             recording = gr.Audio(type="filepath", label="Question")
         ask_button.click(
-            ask,
+            page.ask,
             inputs=recording,
             outputs=[question_box, answer_box, complete_mp3, details],
             api_name="ask",
             **answering,
         )
         ask_stream_button.click(
-            ask_stream,
+            page.ask_stream,
             inputs=recording,
             outputs=[question_box, answer_box, speech],
             api_name="ask_stream",
             **answering,
         )
-        # What the page's player receives for an answer text (the page's own event takes the
-        # answer from session state, which clients cannot set).
+        # What the page's player receives for an answer text.
         read_response_button.click(
-            read_response,
+            page.read_response,
             inputs=answer_box,
             outputs=[player, answer_box],
             api_name="read_response",

@@ -15,8 +15,8 @@ chunk at once and the rest gaplessly. The value carries all chunks so far, so a 
 lost if the page coalesces two quick updates.
 
 For tests and benchmarks the script also keeps page-side timestamps in `window.magic8Timing`:
-`stops`, each click on the microphone's Stop button, and `playing`, the first `playing` event of
-each answer (both `performance.now()` milliseconds).
+`playing`, the first `playing` event of each answer (`performance.now()` milliseconds; the
+recorder, `recorder.py`, adds its own).
 """
 
 from __future__ import annotations
@@ -28,17 +28,17 @@ from typing import Iterable, Iterator
 
 import gradio as gr
 
-PLAYER_JS = r"""
+# Page-side timestamps shared by the player and the recorder (whichever script runs first makes them).
+TIMING_JS = """
+const timing = window.magic8Timing ??= {clicks: [], captures: [], stops: [], pauses: [], playing: []};
+"""
+
+PLAYER_JS = TIMING_JS + r"""
 const audio = document.createElement('audio');
 audio.id = 'magic8-speech';
 audio.controls = true;
 audio.style.width = '100%';
 element.appendChild(audio);
-const timing = window.magic8Timing = {stops: [], playing: []};
-document.addEventListener('click', (event) => {
-  const button = event.target.closest && event.target.closest('button');
-  if (button && button.classList.contains('stop-button')) timing.stops.push(performance.now());
-}, true);
 let stream = null;
 audio.addEventListener('playing', () => {
   if (stream && !stream.heard) { stream.heard = true; timing.playing.push(performance.now()); }

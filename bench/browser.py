@@ -1,13 +1,23 @@
-"""Stop-to-first-sound in a real browser: the page in headless Chromium, a fake microphone.
+"""The page in a real browser as a person uses it: headless Chromium, a fake microphone, talking
+from the moment of the Record click.
 
     python bench/browser.py [--url http://127.0.0.1:7860/] [--questions 10]
+                            [--lead 0 0.15 0.3] [--stop-after 0.4]
+    python bench/browser.py --hands-free
 
 Without --url it starts `python app.py` on a free loopback port itself. For each spoken question
-(Piper, as in bench/latency.py) a fresh Chromium plays it into the page's microphone; the page
-records, and the time from the Stop click to the first `playing` event of the answer is taken
-from page-side timestamps. Prints each, the word error rate of the transcripts made from the
-page's microphone stream next to one-shot transcription of the same question files, then the
-median and the worst time.
+(Piper, as in bench/latency.py) a fresh Chromium plays it into the page's microphone, starting
+`--lead` seconds after the Record click (default 0).
+
+Default: Stop is clicked `--stop-after` seconds after the last word. Per lead it prints each
+question with the time from the Stop click to the first sound (page-side timestamps), then the
+word error rate of the page's transcripts next to one-shot transcription of the same files, how
+many first words are right, and the median and worst Stop-to-first-sound.
+
+--hands-free: nobody clicks Stop; "Answer when I pause" ends the recording. Over the ten
+questions plus five with a pause of 0.4 s inside, it prints the time from the last word to the
+first sound (median, worst) and how many questions were cut off (recording stopped before the
+question's last word).
 """
 
 from __future__ import annotations
@@ -18,9 +28,8 @@ import statistics
 import sys
 import tempfile
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -28,17 +37,87 @@ from bench.latency import QUESTIONS  # noqa: E402
 from pipelines.magic8 import Magic8Ball, embedded_backends  # noqa: E402
 from pipelines.settings import Settings  # noqa: E402
 from tests.helpers import app_server  # noqa: E402
-from tests.page import STOP_AFTER_S, ask_out_loud, microphone_file, open_page  # noqa: E402
+from tests.page import (  # noqa: E402
+    STOP_AFTER_S, Heard, ask_out_loud, microphone_file, open_page, spoken,
+)
+
+INNER_PAUSE_S = 0.4
+PAUSED_QUESTIONS = (  # asked with INNER_PAUSE_S of silence between the two parts
+    ("Should I move", "to Berlin next year?"),
+    ("Will my sister", "like the present I bought her?"),
+    ("Is it time to", "look for a new job?"),
+    ("Should I paint the kitchen", "blue or green?"),
+    ("Will the weather be nice", "for our picnic on Saturday?"),
+)
+
+
+def words(text: str) -> list[str]:
+    return re.sub(r"[^a-z0-9' ]", " ", text.lower()).split()
 
 
 def word_error_rate(references: list[str], transcripts: list[str]) -> float:
     """Word error rate over all questions, ignoring case and punctuation (jiwer)."""
     import jiwer
 
-    def words(text: str) -> str:
-        return " ".join(re.sub(r"[^a-z0-9' ]", " ", text.lower()).split())
+    return jiwer.wer([" ".join(words(t)) for t in references], [" ".join(words(t)) for t in transcripts])
 
-    return jiwer.wer([words(t) for t in references], [words(t) for t in transcripts])
+
+@dataclass(frozen=True)
+class Asked:
+    reference: str
+    heard: Heard
+    one_shot: str
+
+
+def ask_all(
+    url: str, ball: Magic8Ball, workdir: Path, questions: list[tuple[str, ...]], lead_s: float,
+    stop_after_s: float | None,
+) -> list[Asked]:
+    """Each question (parts joined by INNER_PAUSE_S) asked on a fresh page; printed as it goes."""
+    speaker = ball.backends.speaker
+    results = []
+    for index, parts in enumerate(questions):
+        speech = spoken(speaker, parts, INNER_PAUSE_S)
+        microphone = microphone_file(speech, speaker.sample_rate, workdir / f"mic{index}.wav", lead_s)
+        with open_page(url, microphone) as page:
+            heard = ask_out_loud(page, microphone, stop_after_s)
+        asked = Asked(" ".join(parts), heard, ball.transcribe(str(microphone.path)).question)
+        results.append(asked)
+        print(
+            f"stop→sound {heard.stop_to_sound_s:5.2f} s  last word→sound "
+            f"{heard.last_word_to_sound_s:5.2f} s  {heard.question!r} -> {heard.answer!r}"
+        )
+    return results
+
+
+def report_stop(lead_s: float, stop_after_s: float, results: list[Asked]) -> None:
+    references = [asked.reference for asked in results]
+    page = [asked.heard.question for asked in results]
+    first_right = sum(
+        words(asked.heard.question)[:1] == words(asked.reference)[:1] for asked in results
+    )
+    times = [asked.heard.stop_to_sound_s for asked in results]
+    print(
+        f"lead {lead_s:.2f} s: word error rate, page {word_error_rate(references, page):.3f}, "
+        f"one-shot of the same files "
+        f"{word_error_rate(references, [a.one_shot for a in results]):.3f}; first word right "
+        f"{first_right}/{len(results)}; Stop ({stop_after_s} s after the last word) to first "
+        f"sound: median {statistics.median(times):.2f} s, worst {max(times):.2f} s"
+    )
+
+
+def report_hands_free(results: list[Asked]) -> None:
+    times = [asked.heard.last_word_to_sound_s for asked in results]
+    cut = [asked for asked in results if asked.heard.last_word_to_stop_s < 0]
+    references = [asked.reference for asked in results]
+    page = [asked.heard.question for asked in results]
+    print(
+        f"hands-free over {len(results)} questions ({len(PAUSED_QUESTIONS)} with a "
+        f"{INNER_PAUSE_S} s pause inside): last word to first sound median "
+        f"{statistics.median(times):.2f} s, worst {max(times):.2f} s; cut off early {len(cut)}; "
+        f"stopped by the pause {sum(a.heard.stopped_by_pause for a in results)}; word error "
+        f"rate {word_error_rate(references, page):.3f}"
+    )
 
 
 def main() -> None:
@@ -46,39 +125,34 @@ def main() -> None:
     parser.add_argument("--url", help="a running app; default: start one here")
     parser.add_argument("--questions", type=int, default=len(QUESTIONS))
     parser.add_argument(
+        "--lead", type=float, nargs="+", default=[0.0],
+        help="seconds from the Record click to the first word (default 0; several: each)",
+    )
+    parser.add_argument(
         "--stop-after", type=float, default=STOP_AFTER_S,
         help="seconds from the last word to the Stop click (default %(default)s)",
+    )
+    parser.add_argument(
+        "--hands-free", action="store_true",
+        help="no Stop click: the page answers at the pause (questions with inner pauses too)",
     )
     args = parser.parse_args()
 
     settings = Settings.from_env()  # the same settings checks as the app
     ball = Magic8Ball(settings, embedded_backends(settings))
-    speaker = ball.backends.speaker
     workdir = Path(tempfile.mkdtemp(prefix="magic8-browser-"))
     server = nullcontext(args.url) if args.url else app_server({}, workdir / "app.log")
-    times, live, one_shot = [], [], []
+    questions = [(text,) for text in QUESTIONS[: args.questions]]
     with server as url:
-        for index, text in enumerate(QUESTIONS[: args.questions]):
-            mic = workdir / f"mic{index}.wav"
-            speech = np.concatenate(list(speaker.stream(text)))
-            record = microphone_file(speech, 22_050, mic, args.stop_after)
-            with open_page(url, mic) as page:
-                heard = ask_out_loud(page, record)
-            times.append(heard["stop_to_sound_s"])
-            live.append(heard["question"])
-            one_shot.append(ball.transcribe(str(mic)).question)
-            seconds, question, answer = heard["stop_to_sound_s"], heard["question"], heard["answer"]
-            print(f"{seconds:5.2f} s  {question!r} -> {answer!r}")
-    references = list(QUESTIONS[: args.questions])
-    print(
-        f"word error rate: streamed from the page {word_error_rate(references, live):.3f}, "
-        f"one-shot of the same question files {word_error_rate(references, one_shot):.3f}"
-    )
-    print(
-        f"browser: Stop to first sound over {len(times)} questions, Stop {args.stop_after} s"
-        f" after the last word: median "
-        f"{statistics.median(times):.2f} s, worst {max(times):.2f} s"
-    )
+        if args.hands_free:
+            results = ask_all(url, ball, workdir, questions + list(PAUSED_QUESTIONS), 0.0, None)
+            report_hands_free(results)
+            return
+        reports = []
+        for lead_s in args.lead:
+            reports.append((lead_s, ask_all(url, ball, workdir, questions, lead_s, args.stop_after)))
+        for lead_s, results in reports:
+            report_stop(lead_s, args.stop_after, results)
 
 
 if __name__ == "__main__":

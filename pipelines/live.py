@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import Executor, Future
+from dataclasses import dataclass
 from typing import Callable, Generic, TypeVar
 
 import numpy as np
@@ -17,18 +19,37 @@ R = TypeVar("R")
 Span = tuple[int, int]
 
 
+class GuessDropped(Exception):
+    """Raised by `prepare` between stages when its guess is no longer wanted."""
+
+
+@dataclass
+class _Guess(Generic[R]):
+    result: Future[tuple[Span | None, R | None]]
+    dropped: threading.Event  # set when the person speaks again: `prepare` stops early
+
+    def drop(self) -> None:
+        self.result.cancel()  # where it has not started
+        self.dropped.set()
+
+
 class LiveQuestion(Generic[R]):
     """The microphone's chunks as they arrive (`add`), resampled to 16 kHz mono.
 
     When `vad.EndOfSpeech` hears a pause, the recording so far is trimmed with `vad.speech_span`
-    and `prepare(speech)` (transcribe, and answer) runs on `executor`: a guess. `finish()` trims
+    and `prepare(speech, dropped)` (transcribe, and answer) runs on `executor`: a guess. When
+    the person speaks again, the guess is dropped: `dropped()` turns True, and `prepare` may
+    raise GuessDropped at its next stage, leaving the CPU to the next guess. `finish()` trims
     the whole recording the same way; where the speech is the same span as the last guess's
     (nothing was said since), the guess is the result, otherwise it prepares it now. Either
     way the transcript is what transcribing the whole recording at once gives.
     """
 
     def __init__(
-        self, prepare: Callable[[np.ndarray], R], executor: Executor, max_seconds: float
+        self,
+        prepare: Callable[[np.ndarray, Callable[[], bool]], R],
+        executor: Executor,
+        max_seconds: float,
     ) -> None:
         self._prepare = prepare
         self._executor = executor
@@ -38,31 +59,54 @@ class LiveQuestion(Generic[R]):
         self._end_of_speech = vad.EndOfSpeech()
         self._pieces: list[np.ndarray] = []
         self._size = 0
-        self._guess: Future[tuple[Span | None, R | None]] | None = None
+        self._guess: _Guess[R] | None = None
         self._lock = threading.Lock()
         self.closed = False
+        self.ended = time.perf_counter()  # when the last chunk came
 
     def add(self, sample_rate: int, chunk: np.ndarray) -> None:
         """Take the next chunk from the microphone; ignored after `finish` or past the limit."""
         with self._lock:
             if self.closed or self._size > self._max_samples:
                 return
+            self.ended = time.perf_counter()
             samples = self._resampler(sample_rate, chunk)
             self._pieces.append(samples)
             self._size += samples.size
-            if self._end_of_speech.feed(samples) and self._size <= self._max_samples:
-                if self._guess is not None:
-                    self._guess.cancel()  # superseded (only stops it if it has not started)
-                self._guess = self._executor.submit(self._prepare_speech, self._samples())
+            ended = self._end_of_speech.feed(samples)
+            if self._guess is not None and (ended or self._end_of_speech.speaking):
+                self._guess.drop()  # the person spoke again: its speech is not the question
+                self._guess = None
+            if ended and self._size <= self._max_samples:
+                dropped = threading.Event()
+                result = self._executor.submit(self._prepare_speech, self._samples(), dropped)
+                self._guess = _Guess(result, dropped)
+
+    @property
+    def silence_s(self) -> float:
+        """How long the person has been quiet after speaking (0 while speaking or before)."""
+        return self._end_of_speech.silence_s
+
+    def close(self) -> None:
+        """Drop the recording unanswered (abandoned): its audio, and its guess at the next stage."""
+        with self._lock:
+            self.closed = True
+            self._pieces = []
+            if self._guess is not None:
+                self._guess.drop()
 
     def _samples(self) -> np.ndarray:
         if len(self._pieces) > 1:
             self._pieces = [np.concatenate(self._pieces)]
         return self._pieces[0] if self._pieces else np.zeros(0, np.float32)
 
-    def _prepare_speech(self, samples: np.ndarray) -> tuple[Span | None, R | None]:
+    def _prepare_speech(
+        self, samples: np.ndarray, dropped: threading.Event
+    ) -> tuple[Span | None, R | None]:
         span = vad.speech_span(samples)
-        return span, (None if span is None else self._prepare(samples[span[0] : span[1]]))
+        if span is None:
+            return span, None
+        return span, self._prepare(samples[span[0] : span[1]], dropped.is_set)
 
     def finish(self) -> R | None:
         """`prepare` of the whole recording's speech (None when none of it is speech).
@@ -80,9 +124,9 @@ class LiveQuestion(Generic[R]):
         if span is None:
             return None
         if guess is not None:
-            guessed_span, result = guess.result()
+            guessed_span, result = guess.result.result()
             if guessed_span == span:
                 log.info("live guess ready at stop (%.1f s of audio)", seconds)
                 return result
         log.info("live guess not used at stop (%s)", "speaking" if guess is None else "changed")
-        return self._prepare(samples[span[0] : span[1]])
+        return self._prepare(samples[span[0] : span[1]], lambda: False)

@@ -6,7 +6,7 @@ import logging
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
@@ -21,7 +21,7 @@ from pipelines.asr import (
 )
 from pipelines.asr import tiny_en_model_dir
 from pipelines.errors import UserFacingError
-from pipelines.live import LiveQuestion
+from pipelines.live import GuessDropped, LiveQuestion
 from pipelines.llm import (
     Answerer,
     InferenceApiAnswerer,
@@ -130,6 +130,47 @@ def build_backends(settings: Settings) -> Backends:
 
 
 @dataclass
+class Timings:
+    """How long each stage of one turn took, in seconds (None: not done, or not by this turn)."""
+
+    transcription_s: float | None = None
+    answer_first_sentence_s: float | None = None
+    answer_s: float | None = None
+    speech_first_chunk_s: float | None = None  # the answer's speech, up to its first chunk
+    first_audio_s: float | None = None  # from the request, or the end of a live recording
+    # A live turn prepared while the person paused: how long before the end of the
+    # recording that began (its stages then add up to more than first_audio_s).
+    prepared_ahead_s: float | None = None
+
+    def rounded(self) -> dict[str, float]:
+        """The stages done, to the millisecond (what `/ask` reports)."""
+        return {name: round(value, 3) for name, value in asdict(self).items() if value is not None}
+
+    def line(self, since: str) -> str:
+        """In a few words, e.g. "first sound 0.41 s after you stopped · prepared while you
+        paused, from 0.30 s before: transcription 0.24 s, answer 0.20 s, speech 0.05 s";
+        `since` names the moment first_audio_s counts from."""
+        if self.first_audio_s is None:
+            return ""
+        stages = ", ".join(
+            f"{name} {seconds:.2f} s"
+            for name, seconds in (
+                ("transcription", self.transcription_s),
+                ("answer", self.answer_first_sentence_s),
+                ("speech", self.speech_first_chunk_s),
+            )
+            if seconds is not None
+        )
+        first = f"first sound {self.first_audio_s:.2f} s after {since}"
+        if self.prepared_ahead_s is None:
+            return f"{first} ({stages})"
+        return (
+            f"{first} · prepared while you paused, from {self.prepared_ahead_s:.2f} s before: "
+            f"{stages}"
+        )
+
+
+@dataclass
 class Turn:
     """One question and its answer, which backend did each stage, and what to tell the person."""
 
@@ -140,8 +181,10 @@ class Turn:
     answer: str | None = None  # None until the answer's first sentence is there
     notices: list[str] = field(default_factory=list)
     speech: list[bytes] | None = None  # the spoken answer's MP3 chunks, where made ahead
-    started: float = field(default_factory=time.perf_counter)  # the request came (or Stop)
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, see `Magic8Ball`
+    started: float = field(default_factory=time.perf_counter)  # work on it began
+    heard: float | None = None  # the request came, or the live recording ended
+    live: bool = False  # recorded by the page's microphone
+    timings: Timings = field(default_factory=Timings)
 
     @property
     def label(self) -> str:
@@ -156,24 +199,12 @@ class Turn:
             "answer": self.answerer.name,
             "speech": self.speaker.name,
             "notices": list(self.notices),
-            "timings": {name: round(seconds, 3) for name, seconds in self.timings.items()},
+            "timings": self.timings.rounded(),
         }
 
     def timing_line(self) -> str:
-        """The timings in a few words, e.g. "first sound after 0.42 s (transcription 0.19 s,
-        answer 0.21 s, speech 0.02 s)"."""
-        t = self.timings
-        parts = [
-            f"{name} {t[key]:.2f} s"
-            for name, key in (
-                ("transcription", "transcription_s"),
-                ("answer", "answer_s"),
-                ("speech", "speech_first_chunk_s"),
-            )
-            if key in t
-        ]
-        first = f"first sound after {t['first_audio_s']:.2f} s" if "first_audio_s" in t else ""
-        return f"{first} ({', '.join(parts)})" if first and parts else first
+        """The timings in a few words (see `Timings.line`)."""
+        return self.timings.line("you stopped" if self.live else "the request")
 
 
 class Magic8Ball:
@@ -231,13 +262,20 @@ class Magic8Ball:
         `transcribe_live`."""
         return LiveQuestion(self._prepare_turn, self._guesses, self.settings.max_seconds)
 
-    def _prepare_turn(self, speech: np.ndarray) -> Turn:
+    def _prepare_turn(self, speech: np.ndarray, dropped: Callable[[], bool]) -> Turn:
         """The question heard in `speech`, its answer, and (where speaking costs little) the
-        spoken answer, while the person may still talk."""
+        spoken answer, while the person may still talk. Raises GuessDropped between stages
+        once `dropped()`."""
         turn = self._transcribe_speech(speech)
+        if dropped():
+            raise GuessDropped
         self.answer(turn)
+        if dropped():
+            raise GuessDropped
         if turn.speaker.speaks_ahead:
+            started = time.perf_counter()
             turn.speech = list(turn.speaker.stream_mp3([turn.answer], self.settings.chunk_seconds))
+            turn.timings.speech_first_chunk_s = time.perf_counter() - started
         return turn
 
     def _transcribe_speech(self, speech: np.ndarray) -> Turn:
@@ -250,7 +288,7 @@ class Magic8Ball:
             self.backends.offline_transcriber,
             lambda transcriber: transcriber.transcribe(speech, audio.ASR_SAMPLE_RATE),
         )
-        turn.timings["transcription_s"] = time.perf_counter() - turn.started
+        turn.timings.transcription_s = time.perf_counter() - turn.started
         if not any(ch.isalpha() for ch in turn.question):
             raise UserFacingError(NOTHING_HEARD)
         return turn
@@ -267,19 +305,20 @@ class Magic8Ball:
         if span is None:
             raise UserFacingError(NOTHING_HEARD)
         turn = self._transcribe_speech(samples[span[0] : span[1]])
-        turn.started = started
+        turn.heard = started
         return turn
 
     def transcribe_live(self, live: LiveQuestion[Turn] | None) -> Turn:
         """`transcribe` for a question recorded live (see `listen`). Where the question was
         ready at Stop, so is its answer. Raises UserFacingError."""
-        stopped = time.perf_counter()
         if live is None:
             raise UserFacingError("Please record a question first.")
         turn = live.finish()
         if turn is None:
             raise UserFacingError(NOTHING_HEARD)
-        turn.started = stopped
+        turn.live, turn.heard = True, live.ended
+        if turn.started < live.ended:  # a guess, begun while the person paused
+            turn.timings.prepared_ahead_s = live.ended - turn.started
         return turn
 
     def _sentences(self, turn: Turn) -> Iterator[str]:
@@ -295,13 +334,13 @@ class Magic8Ball:
         first, rest = self._run_stage(
             turn, "answerer", self.backends.offline_answerer, first_sentence
         )
-        turn.timings["answer_first_sentence_s"] = time.perf_counter() - started
+        turn.timings.answer_first_sentence_s = time.perf_counter() - started
         turn.answer = first
         yield first
         for sentence in rest:
             turn.answer += " " + sentence
             yield sentence
-        turn.timings["answer_s"] = time.perf_counter() - started
+        turn.timings.answer_s = time.perf_counter() - started
 
     def answer(self, turn: Turn) -> str:
         """The whole answer to the turn's question (kept on the turn)."""
@@ -320,16 +359,15 @@ class Magic8Ball:
             chunks = iter(turn.speech)
         else:
             chunks = turn.speaker.stream_mp3(sentences, chunk_seconds)
+        timings = turn.timings
         for index, chunk in enumerate(chunks):
             if index == 0:
                 now = time.perf_counter()
-                turn.timings["speech_first_chunk_s"] = now - started
-                turn.timings["first_audio_s"] = now - turn.started
+                if timings.speech_first_chunk_s is None:  # not spoken ahead
+                    timings.speech_first_chunk_s = now - started
+                timings.first_audio_s = now - (turn.heard if turn.heard is not None else started)
             yield chunk
-        log.info(
-            "%r -> %r; %s", turn.question, turn.answer,
-            ", ".join(f"{name} {seconds:.2f}" for name, seconds in turn.timings.items()),
-        )
+        log.info("%r -> %r; %s", turn.question, turn.answer, turn.timing_line())
 
     def read_response(self, answer: str) -> Iterator[bytes]:
         """Any answer text spoken, as MP3 chunks yielded as they are made."""

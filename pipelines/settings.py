@@ -25,6 +25,7 @@ class Settings:
 
     seed: int | None = None
     max_seconds: float = 30.0
+    pause_seconds: float = 0.6
     chunk_seconds: float = 1.0
     asr_model: str = "tiny.en"
     asr_engine: str = "faster-whisper"
@@ -95,6 +96,7 @@ class Settings:
         return cls(
             seed=number("MAGIC8_SEED", int, None, 0, 2**31 - 1),
             max_seconds=number("MAGIC8_MAX_SECONDS", float, cls.max_seconds, 1.0, 600.0),
+            pause_seconds=number("MAGIC8_PAUSE_SECONDS", float, cls.pause_seconds, 0.3, 5.0),
             concurrency=number("MAGIC8_CONCURRENCY", int, cls.concurrency, 1, 64),
             chunk_seconds=number("MAGIC8_CHUNK_SECONDS", float, cls.chunk_seconds, 0.1, 30.0),
             asr_model=asr_model,

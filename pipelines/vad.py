@@ -51,12 +51,17 @@ def speech_span(audio: np.ndarray) -> tuple[int, int] | None:
 
 class EndOfSpeech:
     """Follows one live recording: `feed` it the new samples as they arrive; it answers True
-    when an utterance has just ended (END_SILENCE_MS of silence after speech).
+    when an utterance has just ended (END_SILENCE_MS of silence after speech), and
+    `silence_s` says how long the person has been quiet since.
 
     Each live recording has its own model instance, because the model carries state.
     """
 
     WINDOW = 512  # samples per model call at 16 kHz
+    # Two windows later than `speech_span` would close the utterance (they count the silence
+    # from different ends of a window), so that `speech_span` of the recording at this moment
+    # has closed it too and the span stays the same after it.
+    SILENCE_MS = END_SILENCE_MS + 2 * WINDOW * 1000 // ASR_SAMPLE_RATE
 
     def __init__(self) -> None:
         from silero_vad import VADIterator
@@ -65,13 +70,11 @@ class EndOfSpeech:
             _new_model(),
             threshold=THRESHOLD,
             sampling_rate=ASR_SAMPLE_RATE,
-            # Two windows later than `speech_span` would close the utterance (they count the
-            # silence from different ends of a window), so that `speech_span` of the recording
-            # at this moment has closed it too and the span stays the same after it.
-            min_silence_duration_ms=END_SILENCE_MS + 2 * self.WINDOW * 1000 // ASR_SAMPLE_RATE,
+            min_silence_duration_ms=self.SILENCE_MS,
             speech_pad_ms=PAD_MS,
         )
         self._pending = np.zeros(0, np.float32)
+        self._windows_since_end: int | None = None  # None: no utterance has ended yet
         self.speaking = False
 
     def feed(self, samples: np.ndarray) -> bool:
@@ -84,7 +87,19 @@ class EndOfSpeech:
             event = self._iterator(pending[start : start + self.WINDOW])
             if event and "start" in event:
                 self.speaking, ended = True, False
+                self._windows_since_end = None
             elif event and "end" in event:
                 self.speaking, ended = False, True
+                self._windows_since_end = 0
+            elif self._windows_since_end is not None:
+                self._windows_since_end += 1
         self._pending = pending[whole:]
         return ended
+
+    @property
+    def silence_s(self) -> float:
+        """Seconds of silence since the last utterance ended (0 while speaking or before any
+        speech)."""
+        if self._windows_since_end is None:
+            return 0.0
+        return self.SILENCE_MS / 1000 + self._windows_since_end * self.WINDOW / ASR_SAMPLE_RATE

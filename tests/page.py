@@ -1,18 +1,21 @@
-"""Driving the real page in headless Chromium (Debian's) with a fake microphone."""
+"""Driving the real page in headless Chromium (Debian's) with a fake microphone, as a person does:
+talking from the moment they click Record."""
 
 from __future__ import annotations
 
 import shutil
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 import soundfile as sf
 
-LEAD_S = 1.0  # from Record to the first word
+LEAD_S = 0.0  # from the Record click to the first word: people start talking at once
 STOP_AFTER_S = 0.4  # from the last word to the Stop click (a quick person)
+TAIL_S = 3.0  # the fake microphone's silence after the question
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -25,6 +28,7 @@ CHROMIUM_FLAGS = [
     "--use-fake-device-for-media-stream",
     "--autoplay-policy=no-user-gesture-required",
 ]
+RECORD_BUTTON = "#magic8-recorder .magic8-record"
 
 
 def chromium_path() -> str:
@@ -35,55 +39,82 @@ def chromium_path() -> str:
     return path
 
 
-def microphone_file(
-    speech: np.ndarray, sample_rate: int, path: Path, stop_after_s: float = STOP_AFTER_S
-) -> float:
-    """Write what the fake microphone plays: a pause, the question, a longer pause.
+@dataclass(frozen=True)
+class Spoken:
+    """What the fake microphone plays: `lead_s` of silence, the question, then silence."""
 
-    The fake microphone starts playing when the page opens it, at the first Record click; the
-    page streams to the server from when the server has opened the stream (chunks before that
-    are dropped, and the Record button shows it is waiting). The pause first is how long a
-    person waits for that. Returns how long to record, in seconds: until `stop_after_s` after
-    the question.
-    """
-    lead, tail = np.zeros(int(LEAD_S * sample_rate)), np.zeros(int(2.5 * sample_rate))
+    path: Path
+    lead_s: float
+    speech_s: float
+
+    @property
+    def last_word_s(self) -> float:
+        """When the question ends, from the start of the recording."""
+        return self.lead_s + self.speech_s
+
+
+def spoken(speaker, parts: tuple[str, ...], pause_s: float) -> np.ndarray:
+    """`parts` of a question spoken by `speaker` (Piper), joined by `pause_s` of silence."""
+    gap = np.zeros(int(pause_s * speaker.sample_rate), np.float32)
+    pieces = [np.concatenate(list(speaker.stream(part))) for part in parts]
+    return np.concatenate([piece for part in pieces for piece in (part, gap)][:-1])
+
+
+def microphone_file(
+    speech: np.ndarray, sample_rate: int, path: Path, lead_s: float = LEAD_S
+) -> Spoken:
+    """Write the fake microphone's file. Chromium starts playing it when the page opens the
+    microphone, at the Record click, and starts again at each new recording."""
+    lead, tail = np.zeros(int(lead_s * sample_rate)), np.zeros(int(TAIL_S * sample_rate))
     sf.write(path, np.concatenate([lead, speech, tail]), sample_rate, subtype="PCM_16")
-    return LEAD_S + speech.size / sample_rate + stop_after_s
+    return Spoken(path, lead_s, speech.size / sample_rate)
 
 
 @contextmanager
-def open_page(url: str, microphone_wav: Path) -> Iterator:
-    """The app's page in headless Chromium whose microphone plays `microphone_wav`."""
+def open_page(url: str, microphone: Spoken) -> Iterator:
+    """The app's page in headless Chromium whose microphone plays `microphone`."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium_path(),
             headless=True,
-            args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={microphone_wav}"],
+            args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={microphone.path}"],
         )
         try:
             page = browser.new_page()
             page.goto(url)
             page.wait_for_selector("#magic8-speech", state="attached", timeout=30_000)
+            page.wait_for_selector(RECORD_BUTTON, timeout=30_000)
             yield page
         finally:
             browser.close()
 
 
-def ask_out_loud(page, record_seconds: float, timeout_ms: int = 60_000) -> dict:
-    """Press Record, wait, press Stop, and wait until the answer is playing.
+@dataclass(frozen=True)
+class Heard:
+    """One question asked on the page: what it showed, and page-side times in seconds."""
 
-    Returns the page-side time from the Stop click to the first `playing` event of the answer,
-    the question and answer shown, and the player's audio element state.
-    """
+    question: str
+    answer: str
+    stop_to_sound_s: float  # the Stop click (or the pause heard) to the first sound
+    last_word_to_sound_s: float  # the end of the question to the first sound
+    last_word_to_stop_s: float  # below 0: the recording stopped before the question ended
+    stopped_by_pause: bool
+
+
+def ask_out_loud(
+    page, microphone: Spoken, stop_after_s: float | None = STOP_AFTER_S, timeout_ms: int = 60_000
+) -> Heard:
+    """Click Record, talk (the fake microphone plays), click Stop `stop_after_s` after the last
+    word (None: never, the page stops at the pause with "Answer when I pause" on), and wait
+    until the answer is playing."""
     heard_before = page.evaluate("window.magic8Timing.playing.length")
-    clear = page.locator("button[aria-label='Clear']")
-    if clear.count():  # the last recording is still there: drop it to record anew
-        clear.first.click()
-    page.get_by_role("button", name="Record", exact=True).click()
-    time.sleep(record_seconds)
-    page.locator("button.stop-button").first.click()
+    page.locator(".magic8-hands-free input").set_checked(stop_after_s is None)
+    page.locator(RECORD_BUTTON).click()
+    if stop_after_s is not None:
+        time.sleep(microphone.last_word_s + stop_after_s)
+        page.locator(RECORD_BUTTON).click()
     page.wait_for_function(
         f"() => window.magic8Timing.playing.length > {heard_before}", timeout=timeout_ms
     )
@@ -92,8 +123,13 @@ def ask_out_loud(page, record_seconds: float, timeout_ms: int = 60_000) -> dict:
         "() => [...document.querySelectorAll('textarea')].every(t => t.value.length > 0)"
     )
     question, answer = page.eval_on_selector_all("textarea", "els => els.map(e => e.value)")
-    return {
-        "stop_to_sound_s": (timing["playing"][-1] - timing["stops"][-1]) / 1000,
-        "question": question,
-        "answer": answer,
-    }
+    sound, stop = timing["playing"][-1], timing["stops"][-1]
+    last_word = timing["captures"][-1] + 1000 * microphone.last_word_s
+    return Heard(
+        question=question,
+        answer=answer,
+        stop_to_sound_s=(sound - stop) / 1000,
+        last_word_to_sound_s=(sound - last_word) / 1000,
+        last_word_to_stop_s=(stop - last_word) / 1000,
+        stopped_by_pause=bool(timing["pauses"]) and timing["pauses"][-1] == timing["stops"][-1],
+    )

@@ -2,6 +2,8 @@
 
 import dataclasses
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ import soundfile as sf
 from pipelines import vad
 from pipelines.audio import ASR_SAMPLE_RATE, decode_question
 from pipelines.errors import UserFacingError
+from pipelines.live import GuessDropped, LiveQuestion
 from pipelines.magic8 import Magic8Ball
 
 MIC_RATE = 48_000
@@ -111,3 +114,23 @@ def test_live_recordings_too_short_or_too_long_are_refused(ball):
     too_long = np.full(int((ball.settings.max_seconds + 2) * ASR_SAMPLE_RATE), 0.1, np.float32)
     with pytest.raises(UserFacingError, match="long; questions can be at most 30.0 s"):
         ball.transcribe_live(record_live(ball, too_long))
+
+
+def test_a_guess_is_dropped_when_the_person_speaks_again(speech):
+    started, seen = threading.Event(), []
+
+    def prepare(samples, dropped):  # a slow stage that stops once the guess is dropped
+        started.set()
+        for _ in range(500):
+            if dropped():
+                break
+            time.sleep(0.01)
+        seen.append(dropped())
+        raise GuessDropped
+
+    with ThreadPoolExecutor(1) as executor:
+        live = LiveQuestion(prepare, executor, max_seconds=30)
+        live.add(ASR_SAMPLE_RATE, np.concatenate([speech, silence(0.4)]))  # a pause: a guess
+        assert started.wait(5)
+        live.add(ASR_SAMPLE_RATE, speech)  # talking again
+    assert seen == [True]

@@ -1,0 +1,141 @@
+"""Recordings sent by the page's own recorder (`recorder.py`), a chunk at a time while the person
+talks. Each chunk says where it belongs in its recording, so a chunk sent again (a reply lost on
+the way) is not heard twice and a missing one is noticed; each recording feeds one
+`LiveQuestion`, which the answer takes when the recording ends."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable, Generic, TypeVar
+
+import numpy as np
+
+from pipelines.errors import UserFacingError
+from pipelines.live import LiveQuestion
+
+log = logging.getLogger("magic8")
+R = TypeVar("R")
+
+MAX_CHUNK_SECONDS = 5.0  # the page sends every 0.1 s; a slow connection makes chunks longer
+SAMPLE_RATES = (8_000, 192_000)  # what a browser's audio context may run at
+BROKEN_CHUNK = "The recording did not reach the server intact. Please record your question again."
+UNKNOWN_RECORDING = "That recording has ended or expired. Please record your question again."
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a recording: int16 mono samples following the first `offset` ones."""
+
+    recording: str | None  # None: the first chunk of a new recording
+    offset: int
+    sample_rate: int
+    samples: np.ndarray
+
+    @classmethod
+    def from_page(cls, data: object) -> "Chunk":
+        """Read what the recorder sends: {"recording": id or null, "offset": int, "rate": int,
+        "pcm": base64 of little-endian int16}. Raises UserFacingError for anything else."""
+        if not isinstance(data, dict):
+            raise UserFacingError(BROKEN_CHUNK)
+        recording, offset, rate, pcm = (data.get(key) for key in ("recording", "offset", "rate", "pcm"))
+        well_formed = (
+            (recording is None or isinstance(recording, str) and len(recording) == 32)
+            and type(offset) is int
+            and offset >= 0
+            and type(rate) is int
+            and SAMPLE_RATES[0] <= rate <= SAMPLE_RATES[1]
+            and isinstance(pcm, str)
+            and len(pcm) <= 4 * (2 * int(MAX_CHUNK_SECONDS * rate) // 3 + 1)
+        )
+        if not well_formed:
+            raise UserFacingError(BROKEN_CHUNK)
+        try:
+            raw = base64.b64decode(pcm, validate=True)
+        except (binascii.Error, ValueError):
+            raise UserFacingError(BROKEN_CHUNK) from None
+        if len(raw) % 2:
+            raise UserFacingError(BROKEN_CHUNK)
+        return cls(recording, offset, rate, np.frombuffer(raw, "<i2"))
+
+
+@dataclass(frozen=True)
+class Heard:
+    """The server's reply to a chunk: the recording's id, how many samples it holds, and how
+    long the person has been quiet after speaking."""
+
+    recording: str
+    received: int
+    silence_s: float
+
+
+@dataclass
+class _Recording(Generic[R]):
+    live: LiveQuestion[R]
+    sample_rate: int
+    opened: float  # time.monotonic()
+    received: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)  # one chunk at a time
+
+
+class Recordings(Generic[R]):
+    """The recordings in progress, by id. `hear` feeds them; `take` ends one for its answer.
+
+    A recording nobody takes (the tab closed mid-question) is dropped `lifetime_s` after it
+    began, with its audio and any guess not started.
+    """
+
+    def __init__(self, listen: Callable[[], LiveQuestion[R]], lifetime_s: float) -> None:
+        self._listen = listen
+        self._lifetime_s = lifetime_s
+        self._open: dict[str, _Recording[R]] = {}
+        self._lock = threading.Lock()
+
+    def hear(self, chunk: Chunk) -> Heard:
+        """Add `chunk` to its recording (a new one where it has no id). Raises UserFacingError
+        for an unknown recording, a gap or a changed sample rate."""
+        recording_id, recording = self._find(chunk)
+        with recording.lock:
+            skip = recording.received - chunk.offset  # samples the server has already
+            if skip < 0 or chunk.sample_rate != recording.sample_rate:
+                raise UserFacingError(BROKEN_CHUNK)
+            new = chunk.samples[skip:]
+            if new.size:
+                recording.live.add(chunk.sample_rate, new)
+                recording.received += new.size
+            return Heard(recording_id, recording.received, recording.live.silence_s)
+
+    def take(self, recording_id: object) -> LiveQuestion[R]:
+        """End the recording `recording_id` and return it. Raises UserFacingError."""
+        with self._lock:
+            recording = self._open.pop(recording_id, None) if isinstance(recording_id, str) else None
+        if recording is None:
+            raise UserFacingError(UNKNOWN_RECORDING)
+        return recording.live
+
+    def _find(self, chunk: Chunk) -> tuple[str, _Recording[R]]:
+        """The chunk's recording, after dropping the abandoned ones; a new one for a first chunk."""
+        now = time.monotonic()
+        with self._lock:
+            expired = [key for key, old in self._open.items() if now - old.opened > self._lifetime_s]
+            abandoned = [self._open.pop(key) for key in expired]
+        for recording in abandoned:
+            log.info("recording abandoned; dropped")
+            recording.live.close()
+        if chunk.recording is None:
+            if chunk.offset:
+                raise UserFacingError(BROKEN_CHUNK)
+            recording_id, recording = uuid.uuid4().hex, _Recording(self._listen(), chunk.sample_rate, now)
+            with self._lock:
+                self._open[recording_id] = recording
+            return recording_id, recording
+        with self._lock:
+            recording = self._open.get(chunk.recording)
+        if recording is None:
+            raise UserFacingError(UNKNOWN_RECORDING)
+        return chunk.recording, recording

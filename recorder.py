@@ -1,0 +1,199 @@
+"""The page's microphone: every word from the Record click on reaches the server, in order, while
+the person talks; and, with "Answer when I pause" on, the recording ends by itself at a pause.
+
+Why not Gradio's streaming microphone (`gr.Audio(streaming=True)` + `.stream`): in Gradio 6.17
+it throws away what is recorded while its stream event is still waiting to start (the first
+fraction of a second after the first Record click), a chunk that reaches a busy handler replaces
+the one before it instead of queueing behind it, and the last partial chunk before Stop is never
+sent. People start talking at the click, so first words were lost.
+
+How: a `gr.HTML` component with a few lines of JavaScript (as `player.py`). At the click it opens
+the microphone into an AudioWorklet (an audio context at 16 kHz where the browser allows it,
+made at page load so that nothing waits for it), keeps every sample until the server has it,
+and sends what it holds every 0.1 s through a Gradio server function (`server.hear`, one call
+at a time, so in order): int16 samples with their place in the recording. The server's reply
+says how long the person has been quiet after speaking; with the switch on, past the pause the
+recorder stops by itself. At Stop it sends the rest, then fires the `recorded` event with the
+recording's id, which the app answers.
+
+For tests and benchmarks the script keeps page-side timestamps in `window.magic8Timing`
+(`performance.now()` milliseconds): `clicks` (Record), `captures` (the first audio of each
+recording), `stops` (Stop clicked or pause heard) and `pauses` (the stops that were a pause).
+"""
+
+from __future__ import annotations
+
+from typing import Awaitable, Callable
+
+import gradio as gr
+
+from player import TIMING_JS
+
+SEND_EVERY_MS = 100
+
+RECORDER_HTML = """
+<div class="magic8-recorder" data-max-seconds="{max_seconds}" data-pause-seconds="{pause_seconds}">
+  <button class="magic8-record" type="button">● Record</button>
+  <label class="magic8-hands-free"><input type="checkbox" checked> Answer when I pause</label>
+  <span class="magic8-record-note" role="status"></span>
+</div>
+"""
+
+RECORDER_CSS = """
+.magic8-recorder { display: flex; flex-wrap: wrap; align-items: center; gap: var(--spacing-xl);
+  padding: var(--spacing-lg) 0; }
+.magic8-record { min-width: 9em; padding: var(--spacing-lg) var(--spacing-xxl); border: none;
+  border-radius: var(--button-large-radius); cursor: pointer; font-weight: 600;
+  font-size: var(--button-large-text-size); color: var(--button-primary-text-color);
+  background: var(--button-primary-background-fill); }
+.magic8-record.recording { color: white; background: #dc2626; }
+.magic8-hands-free { display: flex; align-items: center; gap: var(--spacing-sm); }
+.magic8-record-note { color: var(--body-text-color-subdued); }
+"""
+
+RECORDER_JS = (
+    TIMING_JS
+    + f"const SEND_EVERY_MS = {SEND_EVERY_MS};\n"
+    + r"""
+const root = element.querySelector('.magic8-recorder');
+const button = root.querySelector('.magic8-record');
+const handsFree = root.querySelector('.magic8-hands-free input');
+const note = root.querySelector('.magic8-record-note');
+const MAX_SECONDS = Number(root.dataset.maxSeconds);
+const PAUSE_SECONDS = Number(root.dataset.pauseSeconds);
+const WORKLET = `registerProcessor('magic8-capture', class extends AudioWorkletProcessor {
+  process(inputs) { if (inputs[0][0]) this.port.postMessage(inputs[0][0].slice()); return true; }
+});`;
+const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+let context = null, ready = null, current = null;
+
+function prepare() {  // the audio context and its capture module, made before they are needed
+  if (!ready) {
+    try { context = new AudioContext({sampleRate: 16000}); } catch (e) { context = new AudioContext(); }
+    const url = URL.createObjectURL(new Blob([WORKLET], {type: 'text/javascript'}));
+    ready = context.audioWorklet.addModule(url);
+  }
+  return ready;
+}
+prepare();
+
+function show(recording, message) {
+  button.textContent = recording ? '■ Stop' : '● Record';
+  button.classList.toggle('recording', recording);
+  note.textContent = message;
+}
+
+async function start() {
+  const rec = {id: null, sent: 0, pending: [], capturing: true, failed: false};
+  current = rec;
+  timing.clicks.push(performance.now());
+  context.resume();  // while the click still counts as the person's gesture
+  show(true, handsFree.checked ? 'Listening… I answer when you pause.'
+                               : 'Listening… press Stop when you are done.');
+  try {
+    await prepare();
+    rec.media = await navigator.mediaDevices.getUserMedia({audio: {channelCount: 1,
+      echoCancellation: false, noiseSuppression: false, autoGainControl: false}});
+  } catch (error) {
+    rec.capturing = false;
+    show(false, `The microphone is not available (${error.message}). You can upload a recording.`);
+    return;
+  }
+  if (!rec.capturing) { rec.media.getTracks().forEach((track) => track.stop()); return; }
+  rec.source = context.createMediaStreamSource(rec.media);
+  rec.node = new AudioWorkletNode(context, 'magic8-capture', {numberOfOutputs: 0});
+  rec.node.port.onmessage = (event) => {
+    if (!rec.capturing) return;
+    if (!rec.heard) { rec.heard = true; timing.captures.push(performance.now()); }
+    rec.pending.push(event.data);
+  };
+  rec.source.connect(rec.node);
+  rec.limit = setTimeout(() => stop(rec, false), MAX_SECONDS * 1000);
+  rec.sending = send(rec);
+}
+
+function take(rec) {  // the samples held so far, as int16 in base64 (kept until the server has them)
+  const count = rec.pending.length;
+  const pcm = new Int16Array(rec.pending.reduce((size, piece) => size + piece.length, 0));
+  let at = 0;
+  for (const piece of rec.pending.slice(0, count)) {
+    for (const x of piece) pcm[at++] = Math.max(-32768, Math.min(32767, Math.round(x * 32768)));
+  }
+  const bytes = new Uint8Array(pcm.buffer);
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    text += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  }
+  return {count, pcm: btoa(text)};
+}
+
+async function send(rec) {
+  let failures = 0;
+  while (rec.capturing || rec.pending.length) {
+    if (rec.pending.length) {
+      const {count, pcm} = take(rec);
+      const reply = await server.hear(
+        {recording: rec.id, offset: rec.sent, rate: context.sampleRate, pcm});
+      if (reply && reply.error) { fail(rec, reply.error); return; }
+      if (!reply) {  // the server did not answer: keep the audio and try again
+        if (++failures > 20) { fail(rec, 'The server cannot be reached. Please try again.'); return; }
+        await sleep(200);
+        continue;
+      }
+      failures = 0;
+      rec.pending.splice(0, count);
+      rec.id = reply.recording;
+      rec.sent = reply.received;
+      if (rec.capturing && handsFree.checked && reply.silence_s >= PAUSE_SECONDS) stop(rec, true);
+    }
+    if (rec.capturing) await sleep(SEND_EVERY_MS);
+  }
+}
+
+function fail(rec, message) {
+  rec.failed = true;
+  stop(rec, false);
+  show(false, message);
+}
+
+function stop(rec, paused) {
+  if (!rec.capturing) return;
+  rec.capturing = false;
+  const now = performance.now();
+  timing.stops.push(now);
+  if (paused) timing.pauses.push(now);
+  clearTimeout(rec.limit);
+  if (rec.source) rec.source.disconnect();
+  if (rec.media) rec.media.getTracks().forEach((track) => track.stop());
+  if (current === rec) show(false, '');
+  (rec.sending || Promise.resolve()).then(() => {
+    if (!rec.failed && rec.id) trigger('recorded', {recording: rec.id});
+  });
+}
+
+button.addEventListener('click', () => {
+  if (current && current.capturing) stop(current, false); else start();
+});
+"""
+)
+
+
+def speech_recorder(
+    hear: Callable[[object], Awaitable[dict]], max_seconds: float, pause_seconds: float
+) -> gr.HTML:
+    """The recorder component. `hear(chunk)` takes what the page sends (see
+    `recordings.Chunk.from_page`) and replies with `recordings.Heard` as a dict, or
+    {"error": message}. Listen to its `recorded` event; the event data holds the recording id."""
+
+    async def hear_chunk(chunk: object) -> dict:
+        return await hear(chunk)
+
+    hear_chunk.__name__ = "hear"  # what the script calls: server.hear(...)
+    return gr.HTML(
+        value="",
+        html_template=RECORDER_HTML.format(max_seconds=max_seconds, pause_seconds=pause_seconds),
+        css_template=RECORDER_CSS,
+        js_on_load=RECORDER_JS,
+        server_functions=[hear_chunk],
+        elem_id="magic8-recorder",
+    )
