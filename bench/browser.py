@@ -12,7 +12,7 @@ Without --url it starts `python app.py` on a free loopback port itself. For each
 Default: Stop is clicked `--stop-after` seconds after the last word. Per lead it prints each
 question with the time from the Stop click to the first sound (page-side timestamps), then the
 word error rate of the page's transcripts next to one-shot transcription of the same files, how
-many first words are right, and the median and worst Stop-to-first-sound.
+many first words are right in each, and the median and worst Stop-to-first-sound.
 
 --hands-free: nobody clicks Stop; "Answer when I pause" ends the recording. Over the ten
 questions plus five with a pause of 0.4 s inside, it prints the time from the last word to the
@@ -90,19 +90,22 @@ def ask_all(
     return results
 
 
+def first_words_right(references: list[str], transcripts: list[str]) -> int:
+    return sum(words(t)[:1] == words(r)[:1] for r, t in zip(references, transcripts))
+
+
 def report_stop(lead_s: float, stop_after_s: float, results: list[Asked]) -> None:
     references = [asked.reference for asked in results]
     page = [asked.heard.question for asked in results]
-    first_right = sum(
-        words(asked.heard.question)[:1] == words(asked.reference)[:1] for asked in results
-    )
+    one_shot = [asked.one_shot for asked in results]
     times = [asked.heard.stop_to_sound_s for asked in results]
     print(
         f"lead {lead_s:.2f} s: word error rate, page {word_error_rate(references, page):.3f}, "
-        f"one-shot of the same files "
-        f"{word_error_rate(references, [a.one_shot for a in results]):.3f}; first word right "
-        f"{first_right}/{len(results)}; Stop ({stop_after_s} s after the last word) to first "
-        f"sound: median {statistics.median(times):.2f} s, worst {max(times):.2f} s"
+        f"one-shot of the same files {word_error_rate(references, one_shot):.3f}; first word "
+        f"right, page {first_words_right(references, page)}/{len(results)}, one-shot "
+        f"{first_words_right(references, one_shot)}/{len(results)}; Stop ({stop_after_s} s "
+        f"after the last word) to first sound: median {statistics.median(times):.2f} s, "
+        f"worst {max(times):.2f} s"
     )
 
 

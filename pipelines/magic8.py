@@ -21,7 +21,7 @@ from pipelines.asr import (
 )
 from pipelines.asr import tiny_en_model_dir
 from pipelines.errors import UserFacingError
-from pipelines.live import GuessDropped, LiveQuestion
+from pipelines.live import GuessDropped, LiveQuestion, run_ahead
 from pipelines.llm import (
     Answerer,
     InferenceApiAnswerer,
@@ -180,7 +180,7 @@ class Turn:
     question: str = ""
     answer: str | None = None  # None until the answer's first sentence is there
     notices: list[str] = field(default_factory=list)
-    speech: list[bytes] | None = None  # the spoken answer's MP3 chunks, where made ahead
+    speech: Iterator[bytes] | None = None  # the spoken answer's MP3 chunks, where made ahead
     started: float = field(default_factory=time.perf_counter)  # work on it began
     heard: float | None = None  # the request came, or the live recording ended
     live: bool = False  # recorded by the page's microphone
@@ -263,19 +263,16 @@ class Magic8Ball:
         return LiveQuestion(self._prepare_turn, self._guesses, self.settings.max_seconds)
 
     def _prepare_turn(self, speech: np.ndarray, dropped: Callable[[], bool]) -> Turn:
-        """The question heard in `speech`, its answer, and (where speaking costs little) the
-        spoken answer, while the person may still talk. Raises GuessDropped between stages
-        once `dropped()`."""
+        """The question heard in `speech`, while the person may still talk; where speaking
+        costs little, its answer is being written and spoken from then on, in the background
+        (`turn.speech`). Raises GuessDropped once `dropped()`."""
         turn = self._transcribe_speech(speech)
         if dropped():
             raise GuessDropped
-        self.answer(turn)
-        if dropped():
-            raise GuessDropped
         if turn.speaker.speaks_ahead:
-            started = time.perf_counter()
-            turn.speech = list(turn.speaker.stream_mp3([turn.answer], self.settings.chunk_seconds))
-            turn.timings.speech_first_chunk_s = time.perf_counter() - started
+            turn.speech = run_ahead(lambda: self._spoken(turn, self.settings.chunk_seconds), dropped)
+        else:
+            self.answer(turn)
         return turn
 
     def _transcribe_speech(self, speech: np.ndarray) -> Turn:
@@ -348,24 +345,33 @@ class Magic8Ball:
             pass
         return turn.answer
 
+    def _spoken(self, turn: Turn, chunk_seconds: float | None) -> Iterator[bytes]:
+        """The turn's answer spoken as MP3 chunks; where the turn has no answer yet, it is
+        written first, a sentence at a time, and the speech starts after the first sentence.
+        Records the answer's and the speech's timings."""
+        answering = turn.answer is None
+        sentences = self._sentences(turn) if answering else [turn.answer]
+        started = time.perf_counter()
+        for index, chunk in enumerate(turn.speaker.stream_mp3(sentences, chunk_seconds)):
+            if index == 0:  # the speech's own part: after the first sentence was written
+                spent = time.perf_counter() - started
+                writing = turn.timings.answer_first_sentence_s if answering else 0.0
+                turn.timings.speech_first_chunk_s = spent - (writing or 0.0)
+            yield chunk
+
     def answer_aloud(self, turn: Turn, whole: bool = False) -> Iterator[bytes]:
         """The turn's answer spoken, as MP3 chunks (joined, one gapless MP3; `whole`: a single
-        chunk). Where the turn has no answer yet, answers first, a sentence at a time, so the
-        speech starts after the first sentence. Records and logs the turn's timings."""
+        chunk): made ahead during a pause, or now (see `_spoken`). Records and logs the turn's
+        timings."""
         started = time.perf_counter()
-        sentences = [turn.answer] if turn.answer is not None else self._sentences(turn)
-        chunk_seconds = None if whole else self.settings.chunk_seconds
         if turn.speech is not None and not whole:
-            chunks = iter(turn.speech)
+            chunks = turn.speech
         else:
-            chunks = turn.speaker.stream_mp3(sentences, chunk_seconds)
-        timings = turn.timings
+            chunks = self._spoken(turn, None if whole else self.settings.chunk_seconds)
         for index, chunk in enumerate(chunks):
             if index == 0:
-                now = time.perf_counter()
-                if timings.speech_first_chunk_s is None:  # not spoken ahead
-                    timings.speech_first_chunk_s = now - started
-                timings.first_audio_s = now - (turn.heard if turn.heard is not None else started)
+                since = turn.heard if turn.heard is not None else started
+                turn.timings.first_audio_s = time.perf_counter() - since
             yield chunk
         log.info("%r -> %r; %s", turn.question, turn.answer, turn.timing_line())
 

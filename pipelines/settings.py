@@ -25,7 +25,7 @@ class Settings:
 
     seed: int | None = None
     max_seconds: float = 30.0
-    pause_seconds: float = 0.6
+    pause_seconds: float = 0.7
     chunk_seconds: float = 1.0
     asr_model: str = "tiny.en"
     asr_engine: str = "faster-whisper"

@@ -12,7 +12,7 @@ import soundfile as sf
 from pipelines import vad
 from pipelines.audio import ASR_SAMPLE_RATE, decode_question
 from pipelines.errors import UserFacingError
-from pipelines.live import GuessDropped, LiveQuestion
+from pipelines.live import GuessDropped, LiveQuestion, run_ahead
 from pipelines.magic8 import Magic8Ball
 
 MIC_RATE = 48_000
@@ -98,7 +98,9 @@ def test_live_answer_is_ready_at_stop_and_equals_one_shot(counting_ball, speech,
     live_turn = counting_ball.transcribe_live(record_live(counting_ball, recording))
 
     assert live_turn.question == one_shot.question
-    assert live_turn.answer == one_shot.answer  # answered during the pause, same seed
+    assert live_turn.speech is not None  # being answered and spoken since the pause
+    assert b"".join(counting_ball.answer_aloud(live_turn))
+    assert live_turn.answer == one_shot.answer  # the same seed, the same answer
     assert spy.threads and all(name.startswith("magic8-live") for name in spy.threads)
 
 
@@ -134,3 +136,37 @@ def test_a_guess_is_dropped_when_the_person_speaks_again(speech):
         assert started.wait(5)
         live.add(ASR_SAMPLE_RATE, speech)  # talking again
     assert seen == [True]
+
+
+def test_speech_made_ahead_arrives_in_order_and_hands_over_its_error():
+    assert list(run_ahead(lambda: iter([b"a", b"b", b"c"]), lambda: False)) == [b"a", b"b", b"c"]
+
+    def failing():
+        yield b"a"
+        raise RuntimeError("the voice broke")
+
+    chunks = run_ahead(failing, lambda: False)
+    assert next(chunks) == b"a"
+    with pytest.raises(RuntimeError, match="the voice broke"):
+        next(chunks)
+
+
+def test_speech_made_ahead_stops_when_the_guess_is_dropped():
+    dropped, made, closed = threading.Event(), [], threading.Event()
+
+    def endless():
+        try:
+            while True:
+                made.append(b"x")
+                yield b"x"
+                time.sleep(0.01)
+        finally:
+            closed.set()
+
+    run_ahead(endless, dropped.is_set)
+    time.sleep(0.1)
+    dropped.set()
+    assert closed.wait(5)  # the work itself was closed, not just left unread
+    count = len(made)
+    time.sleep(0.1)
+    assert len(made) == count
