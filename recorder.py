@@ -167,7 +167,9 @@ function stop(rec, paused) {
   if (rec.media) rec.media.getTracks().forEach((track) => track.stop());
   if (current === rec) show(false, '');
   (rec.sending || Promise.resolve()).then(() => {
-    if (!rec.failed && rec.id) trigger('recorded', {recording: rec.id});
+    if (rec.failed) return;
+    if (rec.id) trigger('recorded', {recording: rec.id});
+    else if (current === rec) show(false, 'Nothing was recorded: press Record, then ask.');
   });
 }
 

@@ -56,8 +56,6 @@ def test_question_from_the_record_click_is_heard_whole(ball, page_for, tmp_path)
     time.sleep(0.5)
     played = page.evaluate("document.getElementById('magic8-speech').currentTime")
     assert played > 0.2  # the answer is really sounding, not just started
-    if os.environ.get("MAGIC8_SCREENSHOT"):
-        page.screenshot(path=os.environ["MAGIC8_SCREENSHOT"], full_page=True)
     # A second question on the same page, Stop clicked late this time, is heard whole too.
     again = ask_out_loud(page, microphone, stop_after_s=1.5)
     assert words(again.question)[:2] == words(QUESTION)[:2] and again.answer
@@ -79,3 +77,5 @@ def test_hands_free_answers_at_the_pause_after_the_question(ball, page_for, tmp_
     assert "prepared while you paused" in page.inner_text("#backends")
     time.sleep(0.5)
     assert page.evaluate("document.getElementById('magic8-speech').currentTime") > 0.2
+    if os.environ.get("MAGIC8_SCREENSHOT"):
+        page.screenshot(path=os.environ["MAGIC8_SCREENSHOT"], full_page=True)
