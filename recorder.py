@@ -88,8 +88,7 @@ async function start() {
   current = rec;
   timing.clicks.push(performance.now());
   context.resume();  // while the click still counts as the person's gesture
-  show(true, handsFree.checked ? 'Listening… I answer when you pause.'
-                               : 'Listening… press Stop when you are done.');
+  show(true, 'Opening the microphone…');
   try {
     await prepare();
     rec.media = await navigator.mediaDevices.getUserMedia({audio: {channelCount: 1,
@@ -108,6 +107,8 @@ async function start() {
     rec.pending.push(event.data);
   };
   rec.source.connect(rec.node);
+  show(true, handsFree.checked ? 'Listening… I answer when you pause.'
+                               : 'Listening… press Stop when you are done.');
   rec.limit = setTimeout(() => stop(rec, false), MAX_SECONDS * 1000);
   rec.sending = send(rec);
 }

@@ -99,8 +99,10 @@ def report_stop(lead_s: float, stop_after_s: float, results: list[Asked]) -> Non
     page = [asked.heard.question for asked in results]
     one_shot = [asked.one_shot for asked in results]
     times = [asked.heard.stop_to_sound_s for asked in results]
+    opening = statistics.median(asked.heard.click_to_capture_s for asked in results)
     print(
-        f"lead {lead_s:.2f} s: word error rate, page {word_error_rate(references, page):.3f}, "
+        f"lead {lead_s:.2f} s (microphone open {opening:.2f} s after the click, median): "
+        f"word error rate, page {word_error_rate(references, page):.3f}, "
         f"one-shot of the same files {word_error_rate(references, one_shot):.3f}; first word "
         f"right, page {first_words_right(references, page)}/{len(results)}, one-shot "
         f"{first_words_right(references, one_shot)}/{len(results)}; Stop ({stop_after_s} s "

@@ -354,9 +354,9 @@ class Magic8Ball:
         started = time.perf_counter()
         for index, chunk in enumerate(turn.speaker.stream_mp3(sentences, chunk_seconds)):
             if index == 0:  # the speech's own part: after the first sentence was written
-                spent = time.perf_counter() - started
-                writing = turn.timings.answer_first_sentence_s if answering else 0.0
-                turn.timings.speech_first_chunk_s = spent - (writing or 0.0)
+                writing = turn.timings.answer_first_sentence_s if answering else None
+                spent = time.perf_counter() - started - (writing or 0.0)
+                turn.timings.speech_first_chunk_s = spent
             yield chunk
 
     def answer_aloud(self, turn: Turn, whole: bool = False) -> Iterator[bytes]:

@@ -100,19 +100,25 @@ class Heard:
     stop_to_sound_s: float  # the Stop click (or the pause heard) to the first sound
     last_word_to_sound_s: float  # the end of the question to the first sound
     last_word_to_stop_s: float  # below 0: the recording stopped before the question ended
+    click_to_capture_s: float  # the Record click to the first audio the page received
     stopped_by_pause: bool
 
 
 def ask_out_loud(
     page, microphone: Spoken, stop_after_s: float | None = STOP_AFTER_S, timeout_ms: int = 60_000
 ) -> Heard:
-    """Click Record, talk (the fake microphone plays), click Stop `stop_after_s` after the last
-    word (None: never, the page stops at the pause with "Answer when I pause" on), and wait
-    until the answer is playing."""
-    heard_before = page.evaluate("window.magic8Timing.playing.length")
+    """Click Record, talk (the fake microphone plays from when the browser has opened it), click
+    Stop `stop_after_s` after the last word (None: never, the page stops at the pause with
+    "Answer when I pause" on), and wait until the answer is playing."""
+    heard_before, captured_before = page.evaluate(
+        "[window.magic8Timing.playing.length, window.magic8Timing.captures.length]"
+    )
     page.locator(".magic8-hands-free input").set_checked(stop_after_s is None)
     page.locator(RECORD_BUTTON).click()
     if stop_after_s is not None:
+        # The fake microphone starts playing when the browser has opened it (usually at once;
+        # seconds later on a starved machine), as a person starts talking at "Listening…".
+        page.wait_for_function(f"() => window.magic8Timing.captures.length > {captured_before}")
         time.sleep(microphone.last_word_s + stop_after_s)
         page.locator(RECORD_BUTTON).click()
     page.wait_for_function(
@@ -131,5 +137,6 @@ def ask_out_loud(
         stop_to_sound_s=(sound - stop) / 1000,
         last_word_to_sound_s=(sound - last_word) / 1000,
         last_word_to_stop_s=(stop - last_word) / 1000,
+        click_to_capture_s=(timing["captures"][-1] - timing["clicks"][-1]) / 1000,
         stopped_by_pause=bool(timing["pauses"]) and timing["pauses"][-1] == timing["stops"][-1],
     )

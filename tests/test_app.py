@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 import soundfile as sf
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
+from pipelines.audio import decode_question
 from player import player_chunks
 from tests.conftest import QUESTION_WORDS
 from tests.helpers import ROOT, ffmpeg
@@ -140,3 +143,35 @@ def test_read_response_speaks_short_texts_only(client):
     assert json.loads(player_value)["end"] and player_chunks(player_value)
     with pytest.raises(AppError, match="too long to speak"):
         client.submit("word " * 200, api_name="/read_response").result(timeout=TIMEOUT_S)
+
+
+def hear(url: str, data: object) -> dict:
+    """Call the page recorder's server function the way its script does (any client can)."""
+    config = httpx.get(url + "config", timeout=10).json()
+    recorder = next(c for c in config["components"] if "hear" in c["props"].get("server_fns", []))
+    body = {"data": data, "component_id": recorder["id"], "fn_name": "hear", "session_hash": "x"}
+    return httpx.post(url + "gradio_api/component_server/", json=body, timeout=10).json()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [None, "", [], {"offset": 0}, {"recording": None, "offset": 0, "rate": 16_000, "pcm": "%%%"},
+     {"recording": None, "offset": 0, "rate": 16_000, "pcm": "A" * 2_000_000},
+     {"recording": "f" * 32, "offset": 0, "rate": 16_000, "pcm": ""}],
+    ids=["none", "empty", "list", "no audio", "not base64", "huge", "unknown recording"],
+)
+def test_the_recorder_route_answers_hostile_chunks_with_a_message(server, data):
+    reply = hear(server[0], data)
+    assert set(reply) == {"error"} and "Please record your question again" in reply["error"]
+
+
+def test_the_recorder_route_hears_a_chunk_sent_twice_once(server, question_wav):
+    url = server[0]
+    samples = decode_question(str(question_wav), max_seconds=30)
+    pcm = (np.concatenate([samples, np.zeros(8_000, np.float32)]) * 32767).astype("<i2")
+    first = hear(url, {"recording": None, "offset": 0, "rate": 16_000,
+                       "pcm": base64.b64encode(pcm.tobytes()).decode()})
+    assert first["received"] == pcm.size and len(first["recording"]) == 32
+    again = hear(url, {"recording": first["recording"], "offset": 0, "rate": 16_000,
+                       "pcm": base64.b64encode(pcm[:1600].tobytes()).decode()})
+    assert again["received"] == pcm.size  # sent twice, heard once
