@@ -47,7 +47,8 @@ test: install chromium
 
 bench: install chromium
 	$(PY) bench/latency.py
-	$(PY) bench/browser.py
+	$(PY) bench/browser.py --lead 0 0.15 0.3
+	$(PY) bench/browser.py --hands-free
 	$(PY) bench/load.py
 	$(PY) bench/asr.py
 	$(PY) bench/streamer.py

@@ -30,7 +30,8 @@ import gradio as gr
 
 # Page-side timestamps shared by the player and the recorder (whichever script runs first makes them).
 TIMING_JS = """
-const timing = window.magic8Timing ??= {clicks: [], captures: [], stops: [], pauses: [], playing: []};
+const timing = window.magic8Timing ??=
+  {clicks: [], captures: [], stops: [], pauses: [], sent: [], playing: []};
 """
 
 PLAYER_JS = TIMING_JS + r"""

@@ -13,12 +13,14 @@ made at page load so that nothing waits for it), keeps every sample until the se
 and sends what it holds every 0.1 s through a Gradio server function (`server.hear`, one call
 at a time, so in order): int16 samples with their place in the recording. The server's reply
 says how long the person has been quiet after speaking; with the switch on, past the pause the
-recorder stops by itself. At Stop it sends the rest, then fires the `recorded` event with the
-recording's id, which the app answers.
+recorder stops by itself. At Stop it takes what the microphone recorded up to that moment (by
+the audio clock, so audio still on its way through a busy page is kept), sends the rest, then
+fires the `recorded` event with the recording's id, which the app answers.
 
 For tests and benchmarks the script keeps page-side timestamps in `window.magic8Timing`
 (`performance.now()` milliseconds): `clicks` (Record), `captures` (the first audio of each
-recording), `stops` (Stop clicked or pause heard) and `pauses` (the stops that were a pause).
+recording), `stops` (Stop clicked or pause heard) and `pauses` (the stops that were a pause);
+and `sent`, the seconds of audio the server confirmed having, per recording.
 """
 
 from __future__ import annotations
@@ -62,7 +64,10 @@ const note = root.querySelector('.magic8-record-note');
 const MAX_SECONDS = Number(root.dataset.maxSeconds);
 const PAUSE_SECONDS = Number(root.dataset.pauseSeconds);
 const WORKLET = `registerProcessor('magic8-capture', class extends AudioWorkletProcessor {
-  process(inputs) { if (inputs[0][0]) this.port.postMessage(inputs[0][0].slice()); return true; }
+  process(inputs) {
+    if (inputs[0][0]) this.port.postMessage({time: currentTime, samples: inputs[0][0].slice()});
+    return true;
+  }
 });`;
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 let context = null, ready = null, current = null;
@@ -84,7 +89,8 @@ function show(recording, message) {
 }
 
 async function start() {
-  const rec = {id: null, sent: 0, pending: [], capturing: true, failed: false};
+  const rec = {id: null, sent: 0, pending: [], capturing: true, stopAt: null, failed: false};
+  rec.captured = new Promise((done) => { rec.endCaptured = done; });
   current = rec;
   timing.clicks.push(performance.now());
   context.resume();  // while the click still counts as the person's gesture
@@ -103,8 +109,10 @@ async function start() {
   rec.node = new AudioWorkletNode(context, 'magic8-capture', {numberOfOutputs: 0});
   rec.node.port.onmessage = (event) => {
     if (!rec.capturing) return;
+    const {time, samples} = event.data;
+    if (rec.stopAt !== null && time >= rec.stopAt) { endCapture(rec); return; }
     if (!rec.heard) { rec.heard = true; timing.captures.push(performance.now()); }
-    rec.pending.push(event.data);
+    rec.pending.push(samples);
   };
   rec.source.connect(rec.node);
   show(true, handsFree.checked ? 'Listening… I answer when you pause.'
@@ -117,7 +125,7 @@ function take(rec) {  // the samples held so far, as int16 in base64 (kept until
   const count = rec.pending.length;
   const pcm = new Int16Array(rec.pending.reduce((size, piece) => size + piece.length, 0));
   let at = 0;
-  for (const piece of rec.pending.slice(0, count)) {
+  for (const piece of rec.pending) {
     for (const x of piece) pcm[at++] = Math.max(-32768, Math.min(32767, Math.round(x * 32768)));
   }
   const bytes = new Uint8Array(pcm.buffer);
@@ -145,37 +153,50 @@ async function send(rec) {
       rec.pending.splice(0, count);
       rec.id = reply.recording;
       rec.sent = reply.received;
-      if (rec.capturing && handsFree.checked && reply.silence_s >= PAUSE_SECONDS) stop(rec, true);
+      if (rec.stopAt === null && handsFree.checked && reply.silence_s >= PAUSE_SECONDS) {
+        stop(rec, true);
+      }
     }
-    if (rec.capturing) await sleep(SEND_EVERY_MS);
+    if (rec.capturing) await Promise.race([sleep(SEND_EVERY_MS), rec.captured]);
   }
 }
 
 function fail(rec, message) {
   rec.failed = true;
   stop(rec, false);
+  endCapture(rec);
   show(false, message);
 }
 
+// Stop clicked, the pause heard or the time limit reached: the recording ends with the audio of
+// this moment (by the audio clock), including what is still on its way from the microphone.
 function stop(rec, paused) {
-  if (!rec.capturing) return;
-  rec.capturing = false;
+  if (!rec.capturing || rec.stopAt !== null) return;
+  rec.stopAt = context.currentTime;
   const now = performance.now();
   timing.stops.push(now);
   if (paused) timing.pauses.push(now);
   clearTimeout(rec.limit);
-  if (rec.source) rec.source.disconnect();
-  if (rec.media) rec.media.getTracks().forEach((track) => track.stop());
   if (current === rec) show(false, '');
+  if (rec.node) setTimeout(() => endCapture(rec), 500); else endCapture(rec);
   (rec.sending || Promise.resolve()).then(() => {
     if (rec.failed) return;
+    timing.sent.push(rec.sent / context.sampleRate);
     if (rec.id) trigger('recorded', {recording: rec.id});
     else if (current === rec) show(false, 'Nothing was recorded: press Record, then ask.');
   });
 }
 
+function endCapture(rec) {  // everything up to the stop has arrived: close the microphone
+  if (!rec.capturing) return;
+  rec.capturing = false;
+  if (rec.source) rec.source.disconnect();
+  if (rec.media) rec.media.getTracks().forEach((track) => track.stop());
+  rec.endCaptured();
+}
+
 button.addEventListener('click', () => {
-  if (current && current.capturing) stop(current, false); else start();
+  if (current && current.capturing && current.stopAt === null) stop(current, false); else start();
 });
 """
 )

@@ -101,6 +101,8 @@ class Heard:
     last_word_to_sound_s: float  # the end of the question to the first sound
     last_word_to_stop_s: float  # below 0: the recording stopped before the question ended
     click_to_capture_s: float  # the Record click to the first audio the page received
+    captured_s: float  # the first audio the page received to the end of the recording
+    sent_s: float  # the audio the server confirmed having
     stopped_by_pause: bool
 
 
@@ -138,5 +140,7 @@ def ask_out_loud(
         last_word_to_sound_s=(sound - last_word) / 1000,
         last_word_to_stop_s=(stop - last_word) / 1000,
         click_to_capture_s=(timing["captures"][-1] - timing["clicks"][-1]) / 1000,
+        captured_s=(stop - timing["captures"][-1]) / 1000,
+        sent_s=timing["sent"][-1],
         stopped_by_pause=bool(timing["pauses"]) and timing["pauses"][-1] == timing["stops"][-1],
     )

@@ -47,6 +47,7 @@ def test_question_from_the_record_click_is_heard_whole(ball, page_for, tmp_path)
     print(f"\npage {heard.question!r}, uploaded {uploaded!r}; "
           f"Stop to first sound {heard.stop_to_sound_s:.2f} s")
     assert words(heard.question)[:2] == words(QUESTION)[:2]  # the first words are not lost
+    assert abs(heard.sent_s - heard.captured_s) < 0.1  # every chunk reached the server
     # Chromium's audio path changes a word for Whisper tiny.en now and then.
     assert word_edits(uploaded, heard.question) <= 1
     assert any(word in heard.question.lower() for word in QUESTION_WORDS)
