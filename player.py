@@ -28,7 +28,8 @@ from typing import Iterable, Iterator
 
 import gradio as gr
 
-# Page-side timestamps shared by the player and the recorder (whichever script runs first makes them).
+# Page-side timestamps shared by the player and the recorder (the script that runs first makes
+# them).
 TIMING_JS = """
 const timing = window.magic8Timing ??=
   {clicks: [], captures: [], stops: [], pauses: [], sent: [], playing: []};

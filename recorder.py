@@ -74,7 +74,8 @@ let context = null, ready = null, current = null;
 
 function prepare() {  // the audio context and its capture module, made before they are needed
   if (!ready) {
-    try { context = new AudioContext({sampleRate: 16000}); } catch (e) { context = new AudioContext(); }
+    try { context = new AudioContext({sampleRate: 16000}); }
+    catch (error) { context = new AudioContext(); }  // a browser that cannot resample
     const url = URL.createObjectURL(new Blob([WORKLET], {type: 'text/javascript'}));
     ready = context.audioWorklet.addModule(url);
   }
@@ -121,7 +122,8 @@ async function start() {
   rec.sending = send(rec);
 }
 
-function take(rec) {  // the samples held so far, as int16 in base64 (kept until the server has them)
+// The samples held so far, as int16 in base64 (they are kept until the server has them).
+function take(rec) {
   const count = rec.pending.length;
   const pcm = new Int16Array(rec.pending.reduce((size, piece) => size + piece.length, 0));
   let at = 0;
@@ -145,7 +147,10 @@ async function send(rec) {
         {recording: rec.id, offset: rec.sent, rate: context.sampleRate, pcm});
       if (reply && reply.error) { fail(rec, reply.error); return; }
       if (!reply) {  // the server did not answer: keep the audio and try again
-        if (++failures > 20) { fail(rec, 'The server cannot be reached. Please try again.'); return; }
+        if (++failures > 20) {
+          fail(rec, 'The server cannot be reached. Please try again.');
+          return;
+        }
         await sleep(200);
         continue;
       }

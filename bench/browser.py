@@ -59,7 +59,9 @@ def word_error_rate(references: list[str], transcripts: list[str]) -> float:
     """Word error rate over all questions, ignoring case and punctuation (jiwer)."""
     import jiwer
 
-    return jiwer.wer([" ".join(words(t)) for t in references], [" ".join(words(t)) for t in transcripts])
+    return jiwer.wer(
+        [" ".join(words(t)) for t in references], [" ".join(words(t)) for t in transcripts]
+    )
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ def ask_all(
     results = []
     for index, parts in enumerate(questions):
         speech = spoken(speaker, parts, INNER_PAUSE_S)
-        microphone = microphone_file(speech, speaker.sample_rate, workdir / f"mic{index}.wav", lead_s)
+        path = workdir / f"mic{index}.wav"
+        microphone = microphone_file(speech, speaker.sample_rate, path, lead_s)
         with open_page(url, microphone) as page:
             heard = ask_out_loud(page, microphone, stop_after_s)
         asked = Asked(" ".join(parts), heard, ball.transcribe(str(microphone.path)).question)
@@ -155,7 +158,8 @@ def main() -> None:
             return
         reports = []
         for lead_s in args.lead:
-            reports.append((lead_s, ask_all(url, ball, workdir, questions, lead_s, args.stop_after)))
+            results = ask_all(url, ball, workdir, questions, lead_s, args.stop_after)
+            reports.append((lead_s, results))
         for lead_s, results in reports:
             report_stop(lead_s, args.stop_after, results)
 

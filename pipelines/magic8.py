@@ -270,7 +270,8 @@ class Magic8Ball:
         if dropped():
             raise GuessDropped
         if turn.speaker.speaks_ahead:
-            turn.speech = run_ahead(lambda: self._spoken(turn, self.settings.chunk_seconds), dropped)
+            chunk_seconds = self.settings.chunk_seconds
+            turn.speech = run_ahead(lambda: self._spoken(turn, chunk_seconds), dropped)
         else:
             self.answer(turn)
         return turn

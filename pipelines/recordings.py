@@ -43,7 +43,9 @@ class Chunk:
         "pcm": base64 of little-endian int16}. Raises UserFacingError for anything else."""
         if not isinstance(data, dict):
             raise UserFacingError(BROKEN_CHUNK)
-        recording, offset, rate, pcm = (data.get(key) for key in ("recording", "offset", "rate", "pcm"))
+        recording, offset, rate, pcm = (
+            data.get(key) for key in ("recording", "offset", "rate", "pcm")
+        )
         well_formed = (
             (recording is None or isinstance(recording, str) and len(recording) == 32)
             and type(offset) is int
@@ -113,7 +115,8 @@ class Recordings(Generic[R]):
     def take(self, recording_id: object) -> LiveQuestion[R]:
         """End the recording `recording_id` and return it. Raises UserFacingError."""
         with self._lock:
-            recording = self._open.pop(recording_id, None) if isinstance(recording_id, str) else None
+            known = isinstance(recording_id, str)
+            recording = self._open.pop(recording_id, None) if known else None
         if recording is None:
             raise UserFacingError(UNKNOWN_RECORDING)
         return recording.live
@@ -122,7 +125,9 @@ class Recordings(Generic[R]):
         """The chunk's recording, after dropping the abandoned ones; a new one for a first chunk."""
         now = time.monotonic()
         with self._lock:
-            expired = [key for key, old in self._open.items() if now - old.opened > self._lifetime_s]
+            expired = [
+                key for key, old in self._open.items() if now - old.opened > self._lifetime_s
+            ]
             abandoned = [self._open.pop(key) for key in expired]
         for recording in abandoned:
             log.info("recording abandoned; dropped")
@@ -130,7 +135,8 @@ class Recordings(Generic[R]):
         if chunk.recording is None:
             if chunk.offset:
                 raise UserFacingError(BROKEN_CHUNK)
-            recording_id, recording = uuid.uuid4().hex, _Recording(self._listen(), chunk.sample_rate, now)
+            recording_id = uuid.uuid4().hex
+            recording = _Recording(self._listen(), chunk.sample_rate, now)
             with self._lock:
                 self._open[recording_id] = recording
             return recording_id, recording

@@ -38,7 +38,8 @@ def page_for(server):
 
 def test_question_from_the_record_click_is_heard_whole(ball, page_for, tmp_path):
     speaker = ball.backends.speaker
-    microphone = microphone_file(spoken(speaker, (QUESTION,), 0), speaker.sample_rate, tmp_path / "mic.wav")
+    speech = spoken(speaker, (QUESTION,), 0)
+    microphone = microphone_file(speech, speaker.sample_rate, tmp_path / "mic.wav")
     uploaded = ball.transcribe(str(microphone.path)).question
     page = page_for(microphone)
 
