@@ -36,7 +36,7 @@ def check_length(seconds: float, max_seconds: float, at_least: bool = False) -> 
     if seconds < MIN_SECONDS:
         raise UserFacingError(
             f"That recording is only {seconds:.1f} s long. "
-            "Please hold the record button while you ask your question."
+            "Please ask your whole question before you stop recording."
         )
 
 
