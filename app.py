@@ -32,7 +32,8 @@ log = logging.getLogger("magic8.app")
 
 INTERNAL_ERROR = "The Magic 8 Ball clouded over (an internal error). Please ask again."
 ANSWER_FILE_LIFETIME_S = 600
-RECORDING_GRACE_S = 60  # an unfinished recording is dropped this long after its time limit
+# With MAGIC8_MAX_SECONDS: how long after its last chunk a recording nobody answers is dropped.
+RECORDING_GRACE_S = 60
 
 
 @contextmanager

@@ -64,24 +64,42 @@ const note = root.querySelector('.magic8-record-note');
 const MAX_SECONDS = Number(root.dataset.maxSeconds);
 const PAUSE_SECONDS = Number(root.dataset.pauseSeconds);
 const WORKLET = `registerProcessor('magic8-capture', class extends AudioWorkletProcessor {
+  constructor() { super(); this.open = true; this.port.onmessage = () => { this.open = false; }; }
   process(inputs) {
     if (inputs[0][0]) this.port.postMessage({time: currentTime, samples: inputs[0][0].slice()});
-    return true;
+    return this.open;
   }
 });`;
+const MOST_PER_CALL_S = 4;  // the server takes chunks of at most 5 s
+const REPLY_TIMEOUT_MS = 10000;
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 let context = null, ready = null, current = null;
 
-function prepare() {  // the audio context and its capture module, made before they are needed
+// The audio context and its capture module, made before they are needed: at 16 kHz where the
+// browser resamples the microphone, else (`native`) at the device's own rate.
+function prepare(native = false) {
   if (!ready) {
-    try { context = new AudioContext({sampleRate: 16000}); }
-    catch (error) { context = new AudioContext(); }  // a browser that cannot resample
+    try { context = native ? new AudioContext() : new AudioContext({sampleRate: 16000}); }
+    catch (error) { context = new AudioContext(); }
     const url = URL.createObjectURL(new Blob([WORKLET], {type: 'text/javascript'}));
     ready = context.audioWorklet.addModule(url);
   }
   return ready;
 }
 prepare();
+
+async function connect(rec) {  // the microphone into the capture module
+  try {
+    rec.source = context.createMediaStreamSource(rec.media);
+  } catch (error) {  // Firefox cannot connect a microphone to a context at another rate
+    context.close();
+    ready = null;
+    await prepare(true);
+    context.resume();
+    rec.source = context.createMediaStreamSource(rec.media);
+  }
+  rec.node = new AudioWorkletNode(context, 'magic8-capture', {numberOfOutputs: 0});
+}
 
 function show(recording, message) {
   button.textContent = recording ? '■ Stop' : '● Record';
@@ -100,17 +118,20 @@ async function start() {
     await prepare();
     rec.media = await navigator.mediaDevices.getUserMedia({audio: {channelCount: 1,
       echoCancellation: false, noiseSuppression: false, autoGainControl: false}});
+    if (rec.capturing) await connect(rec);
   } catch (error) {
-    rec.capturing = false;
-    show(false, `The microphone is not available (${error.message}). You can upload a recording.`);
+    endCapture(rec);
+    if (current === rec) {
+      show(false, `The microphone is not available (${error.message}). You can upload a recording.`);
+    }
     return;
   }
-  if (!rec.capturing) { rec.media.getTracks().forEach((track) => track.stop()); return; }
-  rec.source = context.createMediaStreamSource(rec.media);
-  rec.node = new AudioWorkletNode(context, 'magic8-capture', {numberOfOutputs: 0});
+  if (!rec.capturing) { endCapture(rec); return; }  // stopped while the microphone opened
+  const began = context.currentTime;
   rec.node.port.onmessage = (event) => {
     if (!rec.capturing) return;
     const {time, samples} = event.data;
+    if (rec.stopAt === null && time >= began + MAX_SECONDS) stop(rec, false);  // the limit
     if (rec.stopAt !== null && time >= rec.stopAt) { endCapture(rec); return; }
     if (!rec.heard) { rec.heard = true; timing.captures.push(performance.now()); }
     rec.pending.push(samples);
@@ -118,16 +139,19 @@ async function start() {
   rec.source.connect(rec.node);
   show(true, handsFree.checked ? 'Listening… I answer when you pause.'
                                : 'Listening… press Stop when you are done.');
-  rec.limit = setTimeout(() => stop(rec, false), MAX_SECONDS * 1000);
+  rec.limit = setTimeout(() => stop(rec, false), (MAX_SECONDS + 1) * 1000);  // no audio came
   rec.sending = send(rec);
 }
 
 // The samples held so far, as int16 in base64 (they are kept until the server has them).
 function take(rec) {
-  const count = rec.pending.length;
-  const pcm = new Int16Array(rec.pending.reduce((size, piece) => size + piece.length, 0));
+  let count = 0, size = 0;
+  while (count < rec.pending.length && size < MOST_PER_CALL_S * context.sampleRate) {
+    size += rec.pending[count++].length;
+  }
+  const pcm = new Int16Array(size);
   let at = 0;
-  for (const piece of rec.pending) {
+  for (const piece of rec.pending.slice(0, count)) {
     for (const x of piece) pcm[at++] = Math.max(-32768, Math.min(32767, Math.round(x * 32768)));
   }
   const bytes = new Uint8Array(pcm.buffer);
@@ -143,8 +167,10 @@ async function send(rec) {
   while (rec.capturing || rec.pending.length) {
     if (rec.pending.length) {
       const {count, pcm} = take(rec);
-      const reply = await server.hear(
-        {recording: rec.id, offset: rec.sent, rate: context.sampleRate, pcm});
+      const reply = await Promise.race([  // no reply in time counts as none: it is sent again
+        server.hear({recording: rec.id, offset: rec.sent, rate: context.sampleRate, pcm}),
+        sleep(REPLY_TIMEOUT_MS),
+      ]);
       if (reply && reply.error) { fail(rec, reply.error); return; }
       if (!reply) {  // the server did not answer: keep the audio and try again
         if (++failures > 20) {
@@ -170,7 +196,7 @@ function fail(rec, message) {
   rec.failed = true;
   stop(rec, false);
   endCapture(rec);
-  show(false, message);
+  if (current === rec) show(false, message);
 }
 
 // Stop clicked, the pause heard or the time limit reached: the recording ends with the audio of
@@ -193,10 +219,11 @@ function stop(rec, paused) {
 }
 
 function endCapture(rec) {  // everything up to the stop has arrived: close the microphone
-  if (!rec.capturing) return;
   rec.capturing = false;
   if (rec.source) rec.source.disconnect();
+  if (rec.node) rec.node.port.postMessage('close');  // its processor ends
   if (rec.media) rec.media.getTracks().forEach((track) => track.stop());
+  if (current === rec) context.suspend();  // no other recording uses the context
   rec.endCaptured();
 }
 

@@ -35,16 +35,18 @@ _END = object()
 
 def run_ahead(make: Callable[[], Iterator[T]], dropped: Callable[[], bool]) -> Iterator[T]:
     """Start `make()` in a thread of its own now; the iterator returned yields its items as they
-    come (waiting for each), then raises its error if it failed. Once `dropped()`, the thread
-    stops taking items (closing `make()`'s iterator, which ends its work) and ends."""
+    come (waiting for each), then raises its error if it failed. Once `dropped()`, or once the
+    reader stops reading, the thread stops taking items (closing `make()`'s iterator, which ends
+    its work) and ends."""
     items: SimpleQueue = SimpleQueue()
+    unread = threading.Event()  # the reader went away
 
     def work() -> None:
         try:
             source = make()
             try:
                 for item in source:
-                    if dropped():
+                    if dropped() or unread.is_set():
                         break
                     items.put(item)
             finally:
@@ -59,10 +61,13 @@ def run_ahead(make: Callable[[], Iterator[T]], dropped: Callable[[], bool]) -> I
     threading.Thread(target=work, name="magic8-ahead", daemon=True).start()
 
     def read() -> Iterator[T]:
-        while (item := items.get()) is not _END:
-            if isinstance(item, _Failed):
-                raise item.error
-            yield item
+        try:
+            while (item := items.get()) is not _END:
+                if isinstance(item, _Failed):
+                    raise item.error
+                yield item
+        finally:
+            unread.set()
 
     return read()
 
@@ -168,7 +173,11 @@ class LiveQuestion(Generic[R]):
         if span is None:
             return None
         if guess is not None:
-            guessed_span, result = guess.result.result()
+            try:
+                guessed_span, result = guess.result.result()
+            except Exception as error:  # noqa: BLE001 (made again below, where it counts)
+                log.info("live guess failed (%s)", type(error).__name__)
+                guessed_span, result = None, None
             if guessed_span == span:
                 log.info("live guess ready at stop (%.1f s of audio)", seconds)
                 return result

@@ -80,7 +80,7 @@ class Heard:
 class _Recording(Generic[R]):
     live: LiveQuestion[R]
     sample_rate: int
-    opened: float  # time.monotonic()
+    heard: float  # time.monotonic() of its last chunk
     received: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)  # one chunk at a time
 
@@ -88,8 +88,8 @@ class _Recording(Generic[R]):
 class Recordings(Generic[R]):
     """The recordings in progress, by id. `hear` feeds them; `take` ends one for its answer.
 
-    A recording nobody takes (the tab closed mid-question) is dropped `lifetime_s` after it
-    began, with its audio and any guess not started.
+    A recording nobody takes (the tab closed mid-question) is dropped `lifetime_s` after its
+    last chunk, with its audio and its guess, when the next chunk of any recording comes.
     """
 
     def __init__(self, listen: Callable[[], LiveQuestion[R]], lifetime_s: float) -> None:
@@ -107,6 +107,7 @@ class Recordings(Generic[R]):
             if skip < 0 or chunk.sample_rate != recording.sample_rate:
                 raise UserFacingError(BROKEN_CHUNK)
             new = chunk.samples[skip:]
+            recording.heard = time.monotonic()
             if new.size:
                 recording.live.add(chunk.sample_rate, new)
                 recording.received += new.size
@@ -126,7 +127,7 @@ class Recordings(Generic[R]):
         now = time.monotonic()
         with self._lock:
             expired = [
-                key for key, old in self._open.items() if now - old.opened > self._lifetime_s
+                key for key, old in self._open.items() if now - old.heard > self._lifetime_s
             ]
             abandoned = [self._open.pop(key) for key in expired]
         for recording in abandoned:

@@ -170,3 +170,36 @@ def test_speech_made_ahead_stops_when_the_guess_is_dropped():
     count = len(made)
     time.sleep(0.1)
     assert len(made) == count
+
+
+def test_speech_made_ahead_stops_when_nobody_reads_it_any_more():
+    closed = threading.Event()
+
+    def endless():
+        try:
+            while True:
+                yield b"x"
+                time.sleep(0.01)
+        finally:
+            closed.set()
+
+    chunks = run_ahead(endless, lambda: False)
+    next(chunks)
+    chunks.close()  # the page went away mid-answer
+    assert closed.wait(5)
+
+
+def test_a_failed_guess_is_made_again_at_stop(speech):
+    calls = []
+
+    def prepare(samples, dropped):
+        calls.append(threading.current_thread().name)
+        if len(calls) == 1:
+            raise RuntimeError("the server hiccuped")
+        return "the question"
+
+    with ThreadPoolExecutor(1, thread_name_prefix="guess") as executor:
+        live = LiveQuestion(prepare, executor, max_seconds=30)
+        live.add(ASR_SAMPLE_RATE, np.concatenate([speech, silence(0.6)]))
+        assert live.finish() == "the question"
+    assert len(calls) == 2 and calls[0].startswith("guess")
