@@ -23,7 +23,6 @@ question's last word).
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import sys
 import tempfile
@@ -38,10 +37,9 @@ from pipelines.magic8 import Magic8Ball, embedded_backends  # noqa: E402
 from pipelines.settings import Settings  # noqa: E402
 from tests.helpers import app_server  # noqa: E402
 from tests.page import (  # noqa: E402
-    STOP_AFTER_S, Heard, ask_out_loud, microphone_file, open_page, spoken,
+    INNER_PAUSE_S, STOP_AFTER_S, Heard, ask_out_loud, microphone_file, open_page, spoken, words,
 )
 
-INNER_PAUSE_S = 0.4
 PAUSED_QUESTIONS = (  # asked with INNER_PAUSE_S of silence between the two parts
     ("Should I move", "to Berlin next year?"),
     ("Will my sister", "like the present I bought her?"),
@@ -49,10 +47,6 @@ PAUSED_QUESTIONS = (  # asked with INNER_PAUSE_S of silence between the two part
     ("Should I paint the kitchen", "blue or green?"),
     ("Will the weather be nice", "for our picnic on Saturday?"),
 )
-
-
-def words(text: str) -> list[str]:
-    return re.sub(r"[^a-z0-9' ]", " ", text.lower()).split()
 
 
 def word_error_rate(references: list[str], transcripts: list[str]) -> float:

@@ -3,6 +3,7 @@ talking from the moment they click Record."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ import soundfile as sf
 LEAD_S = 0.0  # from the Record click to the first word: people start talking at once
 STOP_AFTER_S = 0.4  # from the last word to the Stop click (a quick person)
 TAIL_S = 3.0  # the fake microphone's silence after the question
+INNER_PAUSE_S = 0.4  # a pause inside a question ("Should I move … to Berlin?")
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -51,6 +53,11 @@ class Spoken:
     def last_word_s(self) -> float:
         """When the question ends, from the start of the recording."""
         return self.lead_s + self.speech_s
+
+
+def words(text: str) -> list[str]:
+    """A transcript's words, lower case, without punctuation (for comparing transcripts)."""
+    return re.sub(r"[^a-z0-9' ]", " ", text.lower()).split()
 
 
 def spoken(speaker, parts: tuple[str, ...], pause_s: float) -> np.ndarray:

@@ -10,15 +10,10 @@ from contextlib import ExitStack
 import pytest
 
 from tests.conftest import QUESTION, QUESTION_WORDS
-from tests.page import ask_out_loud, microphone_file, open_page, spoken
+from tests.page import INNER_PAUSE_S, ask_out_loud, microphone_file, open_page, spoken, words
 
 # A question with a pause inside it, as people ask: it must not be cut off at the pause.
 PAUSED_QUESTION = ("Should I move", "to Berlin next year?")
-INNER_PAUSE_S = 0.4
-
-
-def words(text: str) -> list[str]:
-    return "".join(ch if ch.isalnum() or ch == "'" else " " for ch in text.lower()).split()
 
 
 def word_edits(reference: str, hypothesis: str) -> int:
