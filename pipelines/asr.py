@@ -10,7 +10,7 @@ from typing import Protocol
 import numpy as np
 
 from pipelines.audio import ASR_SAMPLE_RATE, encode_wav
-from pipelines.remote import MalformedReply, call_with_retry, served_model_name
+from pipelines.remote import call_with_retry, reading_reply, served_model_name
 
 
 class Transcriber(Protocol):
@@ -251,10 +251,8 @@ class InferenceApiTranscriber:
 
         def call(timeout_s: float) -> str:
             client = InferenceClient(model=self._target, token=self._token, timeout=timeout_s)
-            text = client.automatic_speech_recognition(wav_path).text
-            if not isinstance(text, str):
-                raise MalformedReply("no text in the answer")
-            return text.strip()
+            with reading_reply("no text in the answer"):
+                return client.automatic_speech_recognition(wav_path).text.strip()
 
         # From a .wav path, huggingface_hub sends the bytes with an audio content type.
         with tempfile.TemporaryDirectory(prefix="magic8-asr-") as folder:

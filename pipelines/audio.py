@@ -17,6 +17,9 @@ ASR_SAMPLE_RATE = 16_000
 MIN_SECONDS = 0.3
 LENGTH_GRACE_S = 0.5  # a recording may run this much past the limit (a late Stop click)
 MP3_BITRATE_KBPS = 64
+# No speech is longer than this, whatever any Speaker makes of its text (a 30-word answer takes
+# about 12 s); the text itself is bounded first, by `spoken_text`.
+MAX_SPEECH_SECONDS = 30.0
 
 
 def _describe(seconds: float) -> str:
@@ -137,14 +140,18 @@ class Mp3StreamEncoder:
         self._lame.set_in_sample_rate(sample_rate)
         self._lame.set_channels(1)
         self._lame.set_quality(5)
+        self._encoding = False  # LAME refuses to flush before its first samples
 
     def encode(self, audio: np.ndarray) -> bytes:
         """MP3 frames for `audio` so far (LAME keeps up to a frame back for the next call)."""
+        if not audio.size:
+            return b""
+        self._encoding = True
         return bytes(self._lame.encode(to_int16(audio).tobytes()))
 
     def finish(self) -> bytes:
-        """The frames still held back; call once, at the end."""
-        return bytes(self._lame.flush())
+        """The frames still held back (none where no audio came); call once, at the end."""
+        return bytes(self._lame.flush()) if self._encoding else b""
 
 
 def encode_mp3(audio: np.ndarray, sample_rate: int) -> bytes:
@@ -161,7 +168,9 @@ def mp3_chunks(
     Each piece of at most `chunk_seconds` (chunks are split, never merged, so nothing waits for
     later audio) is encoded as it comes, and the encoder's flush comes last: joined, the items
     are one gapless MP3. With `chunk_seconds` None there is a single item, the whole MP3.
+    Speech ends at MAX_SPEECH_SECONDS (see `at_most`).
     """
+    chunks = at_most(chunks, int(MAX_SPEECH_SECONDS * sample_rate))
     encoder = Mp3StreamEncoder(sample_rate)
     if chunk_seconds is None:
         yield b"".join(encoder.encode(chunk) for chunk in chunks) + encoder.finish()
@@ -173,6 +182,21 @@ def mp3_chunks(
     tail = encoder.finish()
     if tail:
         yield tail
+
+
+def at_most(chunks: Iterable[np.ndarray], max_samples: int) -> Iterator[np.ndarray]:
+    """The first `max_samples` samples of a stream of chunks; closes the stream at the limit."""
+    left = max_samples
+    try:
+        for chunk in chunks:
+            yield chunk[:left]
+            left -= min(left, chunk.size)
+            if not left:
+                return
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 def rechunk(chunks: Iterable[np.ndarray], max_samples: int) -> Iterator[np.ndarray]:

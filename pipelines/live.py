@@ -8,7 +8,6 @@ import threading
 import time
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from queue import SimpleQueue
 from typing import Callable, Generic, Iterator, TypeVar
 
 import numpy as np
@@ -17,59 +16,11 @@ from pipelines import audio, vad
 
 log = logging.getLogger("magic8")
 R = TypeVar("R")
-T = TypeVar("T")
 Span = tuple[int, int]
 
 
 class GuessDropped(Exception):
     """Raised by `prepare` between stages when its guess is no longer wanted."""
-
-
-@dataclass(frozen=True)
-class _Failed:
-    error: BaseException
-
-
-_END = object()
-
-
-def run_ahead(make: Callable[[], Iterator[T]], dropped: Callable[[], bool]) -> Iterator[T]:
-    """Start `make()` in a thread of its own now; the iterator returned yields its items as they
-    come (waiting for each), then raises its error if it failed. Once `dropped()`, or once the
-    reader stops reading, the thread stops taking items (closing `make()`'s iterator, which ends
-    its work) and ends."""
-    items: SimpleQueue = SimpleQueue()
-    unread = threading.Event()  # the reader went away
-
-    def work() -> None:
-        try:
-            source = make()
-            try:
-                for item in source:
-                    if dropped() or unread.is_set():
-                        break
-                    items.put(item)
-            finally:
-                close = getattr(source, "close", None)
-                if close is not None:
-                    close()
-        except BaseException as error:  # noqa: BLE001 (handed to the reader)
-            items.put(_Failed(error))
-            return
-        items.put(_END)
-
-    threading.Thread(target=work, name="magic8-ahead", daemon=True).start()
-
-    def read() -> Iterator[T]:
-        try:
-            while (item := items.get()) is not _END:
-                if isinstance(item, _Failed):
-                    raise item.error
-                yield item
-        finally:
-            unread.set()
-
-    return read()
 
 
 @dataclass

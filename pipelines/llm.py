@@ -11,11 +11,12 @@ from pathlib import Path
 from itertools import chain
 from typing import Iterable, Iterator, Protocol
 
+from pipelines.ahead import run_ahead
 from pipelines.remote import (
     RETRYABLE,
-    MalformedReply,
     call_with_retry,
     describe,
+    reading_reply,
     served_model_name,
 )
 
@@ -195,7 +196,16 @@ class LlamaCppAnswerer:
 
     def sentences(self, question: str, seed: int) -> Iterator[str]:
         """Ask the model; each cleaned sentence as soon as it is generated, or a classic
-        answer when the reply is unusable."""
+        answer when the reply is unusable. The model generates in a thread of its own, so
+        the next request waits only for this one's generating, not for its speaking."""
+        said = False
+        for sentence in run_ahead(lambda: self._generate(question, seed), lambda: False):
+            said = True
+            yield sentence
+        if not said:
+            yield classic_answer(seed)
+
+    def _generate(self, question: str, seed: int) -> Iterator[str]:
         with self._lock:
             if self._llm is None:
                 self._load()
@@ -212,15 +222,10 @@ class LlamaCppAnswerer:
                 stream=True,
             )
             pieces = (part["choices"][0]["text"] or "" for part in reply)
-            said = False
             try:
-                for sentence in clean_sentences(pieces):
-                    said = True
-                    yield sentence
+                yield from clean_sentences(pieces)
             finally:
-                reply.close()  # stops generating when the consumer has enough
-        if not said:
-            yield classic_answer(seed)
+                reply.close()  # stops generating when nobody reads the answer any more
 
 
 class InferenceApiAnswerer:
@@ -274,10 +279,12 @@ class InferenceApiAnswerer:
 
 def _delta_texts(stream: Iterable) -> Iterator[str]:
     """The text pieces of a streamed chat completion."""
-    for chunk in stream:
-        try:
+    chunks = iter(stream)
+    while True:
+        with reading_reply("no message in the answer"):  # each chunk is parsed as it comes
+            chunk = next(chunks, None)
+            if chunk is None:
+                return
             text = chunk.choices[0].delta.content
-        except (AttributeError, IndexError, TypeError) as error:
-            raise MalformedReply("no message in the answer") from error
         if text:
             yield text

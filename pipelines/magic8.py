@@ -21,7 +21,8 @@ from pipelines.asr import (
 )
 from pipelines.asr import tiny_en_model_dir
 from pipelines.errors import UserFacingError
-from pipelines.live import GuessDropped, LiveQuestion, run_ahead
+from pipelines.ahead import run_ahead
+from pipelines.live import GuessDropped, LiveQuestion
 from pipelines.llm import (
     Answerer,
     InferenceApiAnswerer,
@@ -31,6 +32,7 @@ from pipelines.llm import (
 )
 from pipelines.remote import ApiAuthError, ApiUnavailable
 from pipelines.settings import Settings
+from pipelines.spoken_text import speakable, spoken_words, within_words
 from pipelines.tts import Speaker, choose_speaker, joe_voice_path
 
 log = logging.getLogger("magic8")
@@ -39,7 +41,7 @@ T = TypeVar("T")
 
 NOTHING_HEARD = "I didn't catch a question. Please ask again, a little closer to the microphone."
 API_FALLBACK = "Inference API unavailable, answered offline"
-MAX_SPOKEN_CHARS = 400  # a 30-word answer is well under this; /read_response takes any text
+MAX_TEXT_CHARS = 2000  # /read_response: longer text is refused before it is even read
 TOKEN_REFUSED = (
     "The Hugging Face token was refused: it is invalid or has no access to this model. "
     "Whoever runs this app needs to set a valid HF_TOKEN."
@@ -351,7 +353,8 @@ class Magic8Ball:
         written first, a sentence at a time, and the speech starts after the first sentence.
         Records the answer's and the speech's timings."""
         answering = turn.answer is None
-        sentences = self._sentences(turn) if answering else [turn.answer]
+        written = self._sentences(turn) if answering else [turn.answer]
+        sentences = within_words(written, self.settings.max_spoken_words)
         started = time.perf_counter()
         for index, chunk in enumerate(turn.speaker.stream_mp3(sentences, chunk_seconds)):
             if index == 0:  # the speech's own part: after the first sentence was written
@@ -377,9 +380,10 @@ class Magic8Ball:
         log.info("%r -> %r; %s", turn.question, turn.answer, turn.timing_line())
 
     def read_response(self, answer: str) -> Iterator[bytes]:
-        """Any answer text spoken, as MP3 chunks yielded as they are made."""
-        if len(answer) > MAX_SPOKEN_CHARS:
-            raise UserFacingError(
-                f"That text is too long to speak here (at most {MAX_SPOKEN_CHARS} characters)."
-            )
-        return self.backends.speaker.stream_mp3([answer], self.settings.chunk_seconds)
+        """Any answer text spoken, as MP3 chunks yielded as they are made. Raises
+        UserFacingError for text with nothing to say, or more than MAGIC8_MAX_SPOKEN_WORDS."""
+        most = self.settings.max_spoken_words
+        text = speakable(answer[: MAX_TEXT_CHARS + 1])
+        if len(answer) > MAX_TEXT_CHARS or spoken_words(text) > most:
+            raise UserFacingError(f"That text is too long to speak here (at most {most} words).")
+        return self.backends.speaker.stream_mp3([text], self.settings.chunk_seconds)

@@ -4,7 +4,8 @@ what a failure means for the person, and one short retry inside a fixed time bud
 from __future__ import annotations
 
 import time
-from typing import Callable, TypeVar
+from contextlib import contextmanager
+from typing import Callable, Iterator, TypeVar
 from urllib.parse import urlparse
 
 import requests
@@ -23,8 +24,18 @@ class ApiUnavailable(Exception):
     """The server is down, overloaded, too slow or answered something unusable."""
 
 
-class MalformedReply(ValueError):
+class MalformedReply(Exception):
     """The server answered 200 with a body that is not the expected shape."""
+
+
+@contextmanager
+def reading_reply(what: str) -> Iterator[None]:
+    """Around the code that parses a served reply (ours or the client library's): what it
+    raises there means the reply was malformed (MalformedReply, with `what` as message)."""
+    try:
+        yield
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as error:
+        raise MalformedReply(what) from error
 
 
 def served_model_name(model: str, url: str | None) -> str:
@@ -50,7 +61,9 @@ def describe(error: BaseException) -> str:
     return f"malformed answer ({type(error).__name__})"
 
 
-RETRYABLE = (requests.RequestException, TimeoutError, ValueError, KeyError, TypeError)
+# What a later attempt may not meet: the network and the server's replies. Any other exception
+# is a bug of ours, not retried (the person gets the internal-error apology, the log a traceback).
+RETRYABLE = (requests.RequestException, TimeoutError, MalformedReply)
 
 
 def call_with_retry(call: Callable[[float], T], budget_s: float) -> T:

@@ -27,6 +27,7 @@ class Settings:
     max_seconds: float = 30.0
     pause_seconds: float = 0.7
     chunk_seconds: float = 1.0
+    max_spoken_words: int = 30
     asr_model: str = "tiny.en"
     asr_engine: str = "faster-whisper"
     asr_hf_model: str = "openai/whisper-large-v3"
@@ -98,6 +99,7 @@ class Settings:
             max_seconds=number("MAGIC8_MAX_SECONDS", float, cls.max_seconds, 1.0, 600.0),
             pause_seconds=number("MAGIC8_PAUSE_SECONDS", float, cls.pause_seconds, 0.3, 5.0),
             concurrency=number("MAGIC8_CONCURRENCY", int, cls.concurrency, 1, 64),
+            max_spoken_words=number("MAGIC8_MAX_SPOKEN_WORDS", int, cls.max_spoken_words, 5, 60),
             chunk_seconds=number("MAGIC8_CHUNK_SECONDS", float, cls.chunk_seconds, 0.1, 30.0),
             asr_model=asr_model,
             asr_engine=asr_engine,

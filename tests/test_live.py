@@ -12,7 +12,8 @@ import soundfile as sf
 from pipelines import vad
 from pipelines.audio import ASR_SAMPLE_RATE, decode_question
 from pipelines.errors import UserFacingError
-from pipelines.live import GuessDropped, LiveQuestion, run_ahead
+from pipelines.ahead import run_ahead
+from pipelines.live import GuessDropped, LiveQuestion
 from pipelines.magic8 import Magic8Ball
 
 MIC_RATE = 48_000
