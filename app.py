@@ -10,16 +10,18 @@ import spaces  # noqa: F401  (ZeroGPU: spaces must be imported before torch init
 
 import logging
 import sys
-import tempfile
-import time
 from contextlib import contextmanager
 from dataclasses import asdict
-from pathlib import Path
-from typing import Callable, Iterator
+from typing import AsyncIterator, Callable, Iterator, TypeVar
 
 import anyio
 import gradio as gr
+from gradio.processing_utils import save_bytes_to_cache
+from gradio.utils import get_upload_folder
+from starlette.middleware import Middleware
 
+from http_guard import HttpGuard
+from pipelines.ahead import in_background
 from pipelines.errors import UserFacingError
 from pipelines.magic8 import Magic8Ball, Turn, build_backends
 from pipelines.recordings import Chunk, Recordings
@@ -29,11 +31,14 @@ from recorder import speech_recorder
 from streamed_audio import SpeechStream
 
 log = logging.getLogger("magic8.app")
+T = TypeVar("T")
 
 INTERNAL_ERROR = "The Magic 8 Ball clouded over (an internal error). Please ask again."
-ANSWER_FILE_LIFETIME_S = 600
-# With MAGIC8_MAX_SECONDS: how long after its last chunk a recording nobody answers is dropped.
+# How long after its last chunk an ended recording waits for its answer (queued) at most.
 RECORDING_GRACE_S = 60
+# Gradio's cache (uploads, answer MP3s): every 5 min, files older than 15 min are deleted.
+CACHE_SWEEP_S, CACHE_MAX_AGE_S = 300, 900
+MOST_JSON_BYTES = 4 * 2**20  # a request that is not an upload: a recorder chunk is at most 2.6 MB
 
 
 @contextmanager
@@ -47,23 +52,6 @@ def user_errors() -> Iterator[None]:
     except Exception:
         log.exception("request failed")
         raise gr.Error(INTERNAL_ERROR, print_exception=False) from None
-
-
-class AnswerFiles:
-    """Complete answer MP3s for `/ask`; Gradio copies each into its cache, old ones are removed."""
-
-    def __init__(self) -> None:
-        self._dir = Path(tempfile.mkdtemp(prefix="magic8-answers-"))
-
-    def save(self, mp3: bytes) -> str:
-        """Write `mp3` to a new file and return its path."""
-        now = time.time()
-        for old in self._dir.glob("*.mp3"):
-            if now - old.stat().st_mtime > ANSWER_FILE_LIFETIME_S:
-                old.unlink(missing_ok=True)
-        with tempfile.NamedTemporaryFile(dir=self._dir, suffix=".mp3", delete=False) as file:
-            file.write(mp3)
-        return file.name
 
 
 def small(text: str) -> str:
@@ -84,9 +72,8 @@ class Page:
 
     def __init__(self, ball: Magic8Ball) -> None:
         self.ball = ball
-        self.answer_files = AnswerFiles()
         self.recordings: Recordings[Turn] = Recordings(
-            ball.listen, lifetime_s=ball.settings.max_seconds + RECORDING_GRACE_S
+            ball.listen, RECORDING_GRACE_S, most_open=ball.settings.max_recordings
         )
 
     async def hear(self, data: object) -> dict:
@@ -105,67 +92,93 @@ class Page:
         return asdict(heard)
 
     @staticmethod
-    def _warn(turn: Turn, shown: set[str]) -> None:
-        for notice in turn.notices:
-            if notice not in shown:
-                shown.add(notice)
-                gr.Warning(notice)
-
-    def _answer_on_page(self, heard: Callable[[], Turn]):
-        """The page's updates for one question: the question (and the answer, where it is
-        ready already) as soon as it is heard, then the player as the answer is spoken."""
+    async def _relay(make: Callable[[], Iterator[tuple[list[str], T]]]) -> AsyncIterator[T]:
+        """The outputs of `make()` (each with the notices so far), which runs in a thread of
+        its own; each notice shown once as a warning, errors as short messages. When the
+        request is cancelled or its visitor leaves, this ends at once and `make()` stops at
+        its next output."""
         shown: set[str] = set()
         with user_errors():
-            turn = heard()
-            self._warn(turn, shown)
-            yield turn.question, turn.answer or "", gr.skip(), small(turn.label)
-            for update in player_stream(self.ball.answer_aloud(turn)):
-                self._warn(turn, shown)
-                yield gr.skip(), turn.answer, update, small(f"{turn.label} · {turn.timing_line()}")
+            async for notices, outputs in in_background(make):
+                for notice in notices:
+                    if notice not in shown:
+                        shown.add(notice)
+                        gr.Warning(notice)
+                yield outputs
 
-    def answer_recording(self, event: gr.EventData):
+    def _answer_on_page(self, heard: Callable[[], Turn]) -> Iterator[tuple[list[str], tuple]]:
+        """The page's updates for one question: the question (and the answer, where it is
+        ready already) as soon as it is heard, then the player as the answer is spoken."""
+        turn = heard()
+        yield turn.notices, (turn.question, turn.answer or "", gr.skip(), small(turn.label))
+        for update in player_stream(self.ball.answer_aloud(turn)):
+            line = small(f"{turn.label} · {turn.timing_line()}")
+            yield turn.notices, (gr.skip(), turn.answer, update, line)
+
+    async def answer_recording(self, event: gr.EventData) -> AsyncIterator[tuple]:
         """The answer to the recording the recorder has just ended."""
-        yield from self._answer_on_page(
-            lambda: self.ball.transcribe_live(self.recordings.take(recording_id(event)))
-        )
 
-    def answer_upload(self, audio_path: str | None):
+        def heard() -> Turn:
+            return self.ball.transcribe_live(self.recordings.take(recording_id(event)))
+
+        async for outputs in self._relay(lambda: self._answer_on_page(heard)):
+            yield outputs
+
+    async def answer_upload(self, audio_path: str | None) -> AsyncIterator[tuple]:
         """The answer to an uploaded recording."""
-        yield from self._answer_on_page(lambda: self.ball.transcribe(audio_path))
 
-    def read_response(self, answer: str | None):
+        def heard() -> Turn:
+            return self.ball.transcribe(audio_path)
+
+        async for outputs in self._relay(lambda: self._answer_on_page(heard)):
+            yield outputs
+
+    async def read_response(self, answer: str | None) -> AsyncIterator[tuple]:
         """`/read_response`: any answer text, spoken into the page's player."""
         if not answer:
             return
-        with user_errors():
+
+        def spoken() -> Iterator[tuple[list[str], tuple]]:
             for update in player_stream(self.ball.read_response(answer)):
-                yield update, answer
+                yield [], (update, answer)
 
-    def ask(self, audio_path: str | None) -> tuple[str, str, str, dict]:
+        async for outputs in self._relay(spoken):
+            yield outputs
+
+    async def ask(self, audio_path: str | None) -> tuple[str, str, str, dict]:
         """`/ask`: the question, the answer, the complete answer MP3 and the details."""
-        with user_errors():
-            turn = self.ball.transcribe(audio_path)
-            mp3_path = self.answer_files.save(b"".join(self.ball.answer_aloud(turn, whole=True)))
-            self._warn(turn, set())
-            return turn.question, turn.answer, mp3_path, turn.details()
 
-    def ask_stream(self, audio_path: str | None):
-        """`/ask_stream`: the question, then the growing answer with each chunk of speech."""
-        shown: set[str] = set()
-        with user_errors():
+        def asked() -> Iterator[tuple[list[str], tuple | None]]:
             turn = self.ball.transcribe(audio_path)
-            self._warn(turn, shown)
-            yield turn.question, "", None
+            pieces = []
+            for chunk in self.ball.answer_aloud(turn):  # a chunk at a time: cancel stops it
+                pieces.append(chunk)
+                yield turn.notices, None
+            mp3 = save_bytes_to_cache(b"".join(pieces), "answer.mp3", get_upload_folder())
+            yield turn.notices, (turn.question, turn.answer, mp3, turn.details())
+
+        async for outputs in self._relay(asked):
+            result = outputs
+        return result
+
+    async def ask_stream(self, audio_path: str | None) -> AsyncIterator[tuple]:
+        """`/ask_stream`: the question, then the growing answer with each chunk of speech."""
+
+        def asked() -> Iterator[tuple[list[str], tuple]]:
+            turn = self.ball.transcribe(audio_path)
+            yield turn.notices, (turn.question, "", None)
             for chunk in self.ball.answer_aloud(turn):
-                self._warn(turn, shown)
-                yield turn.question, turn.answer, chunk
+                yield turn.notices, (turn.question, turn.answer, chunk)
+
+        async for outputs in self._relay(asked):
+            yield outputs
 
 
 def build_app(ball: Magic8Ball) -> gr.Blocks:
     """The Blocks UI (microphone or upload in, streamed speech out) and the API endpoints."""
     page = Page(ball)
     settings = ball.settings
-    with gr.Blocks(title="Magic 8 Ball") as demo:
+    with gr.Blocks(title="Magic 8 Ball", delete_cache=(CACHE_SWEEP_S, CACHE_MAX_AGE_S)) as demo:
         gr.Markdown("# Magic 8 Ball 🎱\nAsk a question and receive wisdom")
         with gr.Row():
             with gr.Column():
@@ -199,7 +212,7 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
 
         with gr.Row(visible=False):  # outputs of the API endpoints only
             speech = SpeechStream(label="Spoken answer", streaming=True, autoplay=True)
-            complete_mp3 = gr.Audio(type="filepath", format="mp3", label="Spoken answer")
+            complete_mp3 = gr.Audio(type="filepath", label="Spoken answer")
             details = gr.JSON(label="Details")
             ask_button = gr.Button()
             ask_stream_button = gr.Button()
@@ -239,7 +252,13 @@ def main() -> None:
         sys.exit(f"Invalid setting: {error}")
     ball = Magic8Ball(settings, build_backends(settings))
     ball.warm_up()
-    build_app(ball).queue().launch()
+    build_app(ball).queue().launch(
+        max_file_size=settings.max_upload_bytes,
+        app_kwargs={
+            "middleware": [Middleware(HttpGuard)],
+            "max_body_size": max(settings.max_upload_bytes, MOST_JSON_BYTES) + 2**20,
+        },
+    )
 
 
 if __name__ == "__main__":

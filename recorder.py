@@ -167,8 +167,9 @@ async function send(rec) {
   while (rec.capturing || rec.pending.length) {
     if (rec.pending.length) {
       const {count, pcm} = take(rec);
+      const last = !rec.capturing && count === rec.pending.length;  // kept for the answer
       const reply = await Promise.race([  // no reply in time counts as none: it is sent again
-        server.hear({recording: rec.id, offset: rec.sent, rate: context.sampleRate, pcm}),
+        server.hear({recording: rec.id, offset: rec.sent, rate: context.sampleRate, pcm, last}),
         sleep(REPLY_TIMEOUT_MS),
       ]);
       if (reply && reply.error) { fail(rec, reply.error); return; }

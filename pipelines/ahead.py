@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from queue import SimpleQueue
-from typing import Callable, Iterator, TypeVar
+from typing import AsyncIterator, Callable, Iterator, TypeVar
+
+import anyio
 
 T = TypeVar("T")
 
@@ -55,3 +57,20 @@ def run_ahead(make: Callable[[], Iterator[T]], dropped: Callable[[], bool]) -> I
             unread.set()
 
     return read()
+
+
+async def in_background(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
+    """`make()`'s items for async code, made in a thread of its own (`run_ahead`), so that
+    waiting for one never blocks the event loop. When this iterator is closed or its task
+    cancelled, it ends at once (a wait in progress is abandoned), and `make()` stops at its
+    next item."""
+    stopped = threading.Event()
+    items = run_ahead(make, stopped.is_set)
+    try:
+        while True:
+            item = await anyio.to_thread.run_sync(next, items, _END, abandon_on_cancel=True)
+            if item is _END:
+                return
+            yield item
+    finally:
+        stopped.set()

@@ -55,7 +55,8 @@ def _to_asr_rate() -> av.AudioResampler:
 def decode_question(path: str, max_seconds: float) -> np.ndarray:
     """Decode an audio file of any format, rate and channel count to 16 kHz mono float32.
 
-    Raises UserFacingError when the file is not audio, is shorter than MIN_SECONDS or longer
+    NaN and infinite samples become silence, and samples are clipped to [-1, 1]. Raises
+    UserFacingError when the file is not audio, is shorter than MIN_SECONDS or longer
     than `max_seconds` (refused, not trimmed; decoding stops as soon as that is clear).
     """
     pieces: list[np.ndarray] = []
@@ -82,7 +83,9 @@ def decode_question(path: str, max_seconds: float) -> np.ndarray:
         ) from error
     audio = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
     check_length(audio.size / ASR_SAMPLE_RATE, max_seconds)
-    return audio.astype(np.float32, copy=False)
+    # A float file may hold NaN or infinities (silence to us) and values past full scale.
+    audio = np.nan_to_num(audio.astype(np.float32, copy=False), nan=0.0, posinf=0.0, neginf=0.0)
+    return np.clip(audio, -1.0, 1.0, out=audio)
 
 
 class StreamResampler:

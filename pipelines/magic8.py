@@ -363,15 +363,11 @@ class Magic8Ball:
                 turn.timings.speech_first_chunk_s = spent
             yield chunk
 
-    def answer_aloud(self, turn: Turn, whole: bool = False) -> Iterator[bytes]:
-        """The turn's answer spoken, as MP3 chunks (joined, one gapless MP3; `whole`: a single
-        chunk): made ahead during a pause, or now (see `_spoken`). Records and logs the turn's
-        timings."""
+    def answer_aloud(self, turn: Turn) -> Iterator[bytes]:
+        """The turn's answer spoken, as MP3 chunks that join into one gapless MP3: made ahead
+        during a pause, or now (see `_spoken`). Records and logs the turn's timings."""
         started = time.perf_counter()
-        if turn.speech is not None and not whole:
-            chunks = turn.speech
-        else:
-            chunks = self._spoken(turn, None if whole else self.settings.chunk_seconds)
+        chunks = turn.speech or self._spoken(turn, self.settings.chunk_seconds)
         for index, chunk in enumerate(chunks):
             if index == 0:
                 since = turn.heard if turn.heard is not None else started

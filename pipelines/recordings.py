@@ -26,6 +26,9 @@ MAX_CHUNK_SECONDS = 5.0  # the page sends every 0.1 s; a slow connection makes c
 SAMPLE_RATES = (8_000, 192_000)  # what a browser's audio context may run at
 BROKEN_CHUNK = "The recording did not reach the server intact. Please record your question again."
 UNKNOWN_RECORDING = "That recording has ended or expired. Please record your question again."
+TOO_MANY = "Too many questions are being recorded right now. Please wait a moment and try again."
+IDLE_S = 10.0  # a recording the page has not ended, with no chunk for this long, was abandoned
+SWEEP_EVERY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -36,18 +39,22 @@ class Chunk:
     offset: int
     sample_rate: int
     samples: np.ndarray
+    last: bool = False  # the page's last chunk of the recording (it ended at Stop or a pause)
 
     @classmethod
     def from_page(cls, data: object) -> "Chunk":
         """Read what the recorder sends: {"recording": id or null, "offset": int, "rate": int,
-        "pcm": base64 of little-endian int16}. Raises UserFacingError for anything else."""
+        "pcm": base64 of little-endian int16, "last": bool (optional)}. Raises
+        UserFacingError for anything else."""
         if not isinstance(data, dict):
             raise UserFacingError(BROKEN_CHUNK)
         recording, offset, rate, pcm = (
             data.get(key) for key in ("recording", "offset", "rate", "pcm")
         )
+        last = data.get("last", False)
         well_formed = (
-            (recording is None or isinstance(recording, str) and len(recording) == 32)
+            type(last) is bool
+            and (recording is None or isinstance(recording, str) and len(recording) == 32)
             and type(offset) is int
             and offset >= 0
             and type(rate) is int
@@ -63,7 +70,7 @@ class Chunk:
             raise UserFacingError(BROKEN_CHUNK) from None
         if len(raw) % 2:
             raise UserFacingError(BROKEN_CHUNK)
-        return cls(recording, offset, rate, np.frombuffer(raw, "<i2"))
+        return cls(recording, offset, rate, np.frombuffer(raw, "<i2"), last)
 
 
 @dataclass(frozen=True)
@@ -82,25 +89,46 @@ class _Recording(Generic[R]):
     sample_rate: int
     heard: float  # time.monotonic() of its last chunk
     received: int = 0
+    ended: bool = False  # the page sent its last chunk: it waits for its answer
     lock: threading.Lock = field(default_factory=threading.Lock)  # one chunk at a time
 
 
 class Recordings(Generic[R]):
-    """The recordings in progress, by id. `hear` feeds them; `take` ends one for its answer.
+    """The recordings in progress, by id, at most `most_open` at once. `hear` feeds them;
+    `take` ends one for its answer.
 
-    A recording nobody takes (the tab closed mid-question) is dropped `lifetime_s` after its
-    last chunk, with its audio and its guess, when the next chunk of any recording comes.
+    A recording is dropped, with its audio and its guess, when nobody needs it any more:
+    `idle_s` after its last chunk where the page stopped sending without ending it (the tab
+    closed mid-question), `lifetime_s` after its last chunk where it ended but no answer took it
+    (the answer may wait in the queue).
+    While any is open, a background thread looks for those once a second.
     """
 
-    def __init__(self, listen: Callable[[], LiveQuestion[R]], lifetime_s: float) -> None:
+    def __init__(
+        self,
+        listen: Callable[[], LiveQuestion[R]],
+        lifetime_s: float,
+        most_open: int = 16,
+        idle_s: float = IDLE_S,
+    ) -> None:
         self._listen = listen
         self._lifetime_s = lifetime_s
+        self._idle_s = idle_s
+        self._most_open = most_open
         self._open: dict[str, _Recording[R]] = {}
         self._lock = threading.Lock()
+        self._sweeping = False
+
+    @property
+    def open(self) -> int:
+        """How many recordings are open (in progress, or ended and waiting for their answer)."""
+        with self._lock:
+            return len(self._open)
 
     def hear(self, chunk: Chunk) -> Heard:
         """Add `chunk` to its recording (a new one where it has no id). Raises UserFacingError
-        for an unknown recording, a gap or a changed sample rate."""
+        for an unknown recording, a gap, a changed sample rate, or a new recording past the
+        limit."""
         recording_id, recording = self._find(chunk)
         with recording.lock:
             skip = recording.received - chunk.offset  # samples the server has already
@@ -108,6 +136,7 @@ class Recordings(Generic[R]):
                 raise UserFacingError(BROKEN_CHUNK)
             new = chunk.samples[skip:]
             recording.heard = time.monotonic()
+            recording.ended = recording.ended or chunk.last
             if new.size:
                 recording.live.add(chunk.sample_rate, new)
                 recording.received += new.size
@@ -122,27 +151,48 @@ class Recordings(Generic[R]):
             raise UserFacingError(UNKNOWN_RECORDING)
         return recording.live
 
-    def _find(self, chunk: Chunk) -> tuple[str, _Recording[R]]:
-        """The chunk's recording, after dropping the abandoned ones; a new one for a first chunk."""
+    def drop_abandoned(self) -> int:
+        """Drop the recordings nobody needs any more (see the class); how many there were."""
         now = time.monotonic()
         with self._lock:
             expired = [
-                key for key, old in self._open.items() if now - old.heard > self._lifetime_s
+                key
+                for key, old in self._open.items()
+                if now - old.heard > (self._lifetime_s if old.ended else self._idle_s)
             ]
             abandoned = [self._open.pop(key) for key in expired]
         for recording in abandoned:
             log.info("recording abandoned; dropped")
             recording.live.close()
-        if chunk.recording is None:
-            if chunk.offset:
-                raise UserFacingError(BROKEN_CHUNK)
-            recording_id = uuid.uuid4().hex
-            recording = _Recording(self._listen(), chunk.sample_rate, now)
+        return len(abandoned)
+
+    def _sweep(self) -> None:
+        while True:
+            time.sleep(SWEEP_EVERY_S)
+            self.drop_abandoned()
             with self._lock:
-                self._open[recording_id] = recording
-            return recording_id, recording
+                if not self._open:
+                    self._sweeping = False
+                    return
+
+    def _find(self, chunk: Chunk) -> tuple[str, _Recording[R]]:
+        """The chunk's recording; a new one for a first chunk."""
+        if chunk.recording is not None:
+            with self._lock:
+                recording = self._open.get(chunk.recording)
+            if recording is None:
+                raise UserFacingError(UNKNOWN_RECORDING)
+            return chunk.recording, recording
+        if chunk.offset:
+            raise UserFacingError(BROKEN_CHUNK)
+        self.drop_abandoned()
         with self._lock:
-            recording = self._open.get(chunk.recording)
-        if recording is None:
-            raise UserFacingError(UNKNOWN_RECORDING)
-        return chunk.recording, recording
+            if len(self._open) >= self._most_open:
+                raise UserFacingError(TOO_MANY)
+            recording_id = uuid.uuid4().hex
+            recording = _Recording(self._listen(), chunk.sample_rate, time.monotonic())
+            self._open[recording_id] = recording
+            start_sweeping, self._sweeping = not self._sweeping, True
+        if start_sweeping:
+            threading.Thread(target=self._sweep, name="magic8-recordings", daemon=True).start()
+        return recording_id, recording

@@ -45,6 +45,8 @@ class Settings:
     llm_url: str | None = None
     api_timeout: float = 20.0
     concurrency: int = 8
+    max_recordings: int = 16
+    max_upload_mb: float | None = None  # None: what the longest recording allowed needs
     tts: str = "auto"
     parler_model: str = "parler-tts/parler-mini-v1-jenny"
     parler_description: str = JENNY
@@ -99,6 +101,8 @@ class Settings:
             max_seconds=number("MAGIC8_MAX_SECONDS", float, cls.max_seconds, 1.0, 600.0),
             pause_seconds=number("MAGIC8_PAUSE_SECONDS", float, cls.pause_seconds, 0.3, 5.0),
             concurrency=number("MAGIC8_CONCURRENCY", int, cls.concurrency, 1, 64),
+            max_upload_mb=number("MAGIC8_MAX_UPLOAD_MB", float, None, 0.1, 1000.0),
+            max_recordings=number("MAGIC8_MAX_RECORDINGS", int, cls.max_recordings, 1, 256),
             max_spoken_words=number("MAGIC8_MAX_SPOKEN_WORDS", int, cls.max_spoken_words, 5, 60),
             chunk_seconds=number("MAGIC8_CHUNK_SECONDS", float, cls.chunk_seconds, 0.1, 30.0),
             asr_model=asr_model,
@@ -134,6 +138,14 @@ class Settings:
     def llm_remote(self) -> bool:
         """Answer on a server: a token (Inference API) or an endpoint URL is configured."""
         return bool(self.hf_token or self.llm_url)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """The largest file Gradio takes: MAGIC8_MAX_UPLOAD_MB, or by default the longest
+        recording allowed as a 48 kHz stereo 32-bit WAV, plus 1 MB."""
+        if self.max_upload_mb is not None:
+            return int(self.max_upload_mb * 2**20)
+        return int((self.max_seconds + 1) * 48_000 * 2 * 4) + 2**20
 
     @property
     def threads(self) -> int:

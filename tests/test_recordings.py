@@ -105,13 +105,31 @@ def test_gaps_unknown_recordings_and_rate_changes_are_refused(recordings, speech
         recordings.take({"not": "an id"})
 
 
-def test_an_abandoned_recording_is_dropped(ball):
-    recordings = Recordings(ball.listen, lifetime_s=0.2)
-    abandoned = send(recordings, silence(0.5))
-    time.sleep(0.3)
-    send(recordings, silence(0.1))  # any later chunk clears out the old ones
+def test_an_abandoned_recording_is_dropped_and_an_ended_one_kept(ball, speech):
+    recordings = Recordings(ball.listen, lifetime_s=60, idle_s=0.2)
+    abandoned = send(recordings, speech)
+    last = page_chunk(silence(0.1), speech.size, send(recordings, speech)) | {"last": True}
+    ended = recordings.hear(Chunk.from_page(last)).recording
+    time.sleep(1.5)  # no chunk comes: the recordings' own sweep drops the abandoned one
+    assert recordings.open == 1
     with pytest.raises(UserFacingError, match="ended or expired"):
         recordings.take(abandoned)
+    assert ball.transcribe_live(recordings.take(ended)).question
+
+
+def test_past_the_limit_of_open_recordings_a_new_one_is_told_to_wait(ball):
+    recordings = Recordings(ball.listen, lifetime_s=60, most_open=2)
+    first, _second = send(recordings, silence(0.2)), send(recordings, silence(0.2))
+    with pytest.raises(UserFacingError, match="Please wait a moment"):
+        send(recordings, silence(0.2))
+    recordings.take(first)
+    assert send(recordings, silence(0.2))  # a place is free again
+
+
+def test_empty_chunks_are_ignored(recordings, speech):
+    recording = send(recordings, speech[:1600])
+    empty = Chunk.from_page(page_chunk(speech[:0], 1600, recording))
+    assert recordings.hear(empty).received == 1600
 
 
 def test_silence_after_speech_is_measured_for_the_hands_free_pause(speech):
