@@ -36,8 +36,6 @@ T = TypeVar("T")
 INTERNAL_ERROR = "The Magic 8 Ball clouded over (an internal error). Please ask again."
 # How long after its last chunk an ended recording waits for its answer (queued) at most.
 RECORDING_GRACE_S = 60
-# Gradio's cache (uploads, answer MP3s): every 5 min, files older than 15 min are deleted.
-CACHE_SWEEP_S, CACHE_MAX_AGE_S = 300, 900
 MOST_JSON_BYTES = 4 * 2**20  # a request that is not an upload: a recorder chunk is at most 2.6 MB
 
 
@@ -178,7 +176,10 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
     """The Blocks UI (microphone or upload in, streamed speech out) and the API endpoints."""
     page = Page(ball)
     settings = ball.settings
-    with gr.Blocks(title="Magic 8 Ball", delete_cache=(CACHE_SWEEP_S, CACHE_MAX_AGE_S)) as demo:
+    # Gradio's cache (uploads, answer MP3s): files older than MAGIC8_CACHE_MINUTES are deleted,
+    # looked for three times as often.
+    max_age_s = int(settings.cache_minutes * 60)
+    with gr.Blocks(title="Magic 8 Ball", delete_cache=(max_age_s // 3, max_age_s)) as demo:
         gr.Markdown("# Magic 8 Ball 🎱\nAsk a question and receive wisdom")
         with gr.Row():
             with gr.Column():

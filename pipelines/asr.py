@@ -76,6 +76,9 @@ class FasterWhisperTranscriber:
                 audio,
                 language=self._language,
                 beam_size=5,
+                # One decoding per window: the fallback to higher temperatures decodes each
+                # window up to six times when the speech repeats itself (16 CPU-s for 28 s).
+                temperature=0.0,
                 without_timestamps=True,
                 condition_on_previous_text=False,
                 vad_filter=True,  # long recordings have pauses, where Whisper hallucinates

@@ -17,6 +17,9 @@ from pipelines import audio, vad
 log = logging.getLogger("magic8")
 R = TypeVar("R")
 Span = tuple[int, int]
+# Guesses are made while the recording is within Whisper's short window: a guess of longer
+# speech costs far more CPU, and a question that long is rare (it is prepared at stop).
+GUESS_SAMPLES = 10 * audio.ASR_SAMPLE_RATE
 
 
 class GuessDropped(Exception):
@@ -36,7 +39,8 @@ class _Guess(Generic[R]):
 class LiveQuestion(Generic[R]):
     """The microphone's chunks as they arrive (`add`), resampled to 16 kHz mono.
 
-    When `vad.EndOfSpeech` hears a pause, the recording so far is trimmed with `vad.speech_span`
+    When `vad.EndOfSpeech` hears a pause (in the first GUESS_SAMPLES), the recording so far is
+    trimmed with `vad.speech_span`
     and `prepare(speech, dropped)` (transcribe, and answer) runs on `executor`: a guess. When
     the person speaks again, the guess is dropped: `dropped()` turns True, and `prepare` may
     raise GuessDropped at its next stage, leaving the CPU to the next guess. `finish()` trims
@@ -77,7 +81,7 @@ class LiveQuestion(Generic[R]):
             if self._guess is not None and (ended or self._end_of_speech.speaking):
                 self._guess.drop()  # the person spoke again: its speech is not the question
                 self._guess = None
-            if ended and self._size <= self._max_samples:
+            if ended and self._size <= min(GUESS_SAMPLES, self._max_samples):
                 dropped = threading.Event()
                 result = self._executor.submit(self._prepare_speech, self._samples(), dropped)
                 self._guess = _Guess(result, dropped)

@@ -47,6 +47,7 @@ class Settings:
     concurrency: int = 8
     max_recordings: int = 16
     max_upload_mb: float | None = None  # None: what the longest recording allowed needs
+    cache_minutes: float = 15.0
     tts: str = "auto"
     parler_model: str = "parler-tts/parler-mini-v1-jenny"
     parler_description: str = JENNY
@@ -101,6 +102,7 @@ class Settings:
             max_seconds=number("MAGIC8_MAX_SECONDS", float, cls.max_seconds, 1.0, 600.0),
             pause_seconds=number("MAGIC8_PAUSE_SECONDS", float, cls.pause_seconds, 0.3, 5.0),
             concurrency=number("MAGIC8_CONCURRENCY", int, cls.concurrency, 1, 64),
+            cache_minutes=number("MAGIC8_CACHE_MINUTES", float, cls.cache_minutes, 1.0, 1440.0),
             max_upload_mb=number("MAGIC8_MAX_UPLOAD_MB", float, None, 0.1, 1000.0),
             max_recordings=number("MAGIC8_MAX_RECORDINGS", int, cls.max_recordings, 1, 256),
             max_spoken_words=number("MAGIC8_MAX_SPOKEN_WORDS", int, cls.max_spoken_words, 5, 60),

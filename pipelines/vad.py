@@ -7,6 +7,7 @@ the same thresholds, so a live recording and the same recording uploaded are tri
 
 from __future__ import annotations
 
+import copy
 import threading
 
 import numpy as np
@@ -21,10 +22,19 @@ _shared_model = None
 _shared_lock = threading.Lock()
 
 
-def _new_model():
-    from silero_vad import load_silero_vad
+def _model():
+    """The model for one reader: its own state, on the one ONNX session all readers share
+    (a session is stateless and may run in several threads at once; one per live recording
+    cost memory that was not given back)."""
+    global _shared_model
+    with _shared_lock:
+        if _shared_model is None:
+            from silero_vad import load_silero_vad
 
-    return load_silero_vad(onnx=True)
+            _shared_model = load_silero_vad(onnx=True)
+        model = copy.copy(_shared_model)
+    model.reset_states()
+    return model
 
 
 def speech_span(audio: np.ndarray) -> tuple[int, int] | None:
@@ -32,18 +42,14 @@ def speech_span(audio: np.ndarray) -> tuple[int, int] | None:
     None when none of it is speech."""
     from silero_vad import get_speech_timestamps
 
-    global _shared_model
-    with _shared_lock:  # the model keeps state while it reads a recording
-        if _shared_model is None:
-            _shared_model = _new_model()
-        stamps = get_speech_timestamps(
-            audio,
-            _shared_model,
-            threshold=THRESHOLD,
-            sampling_rate=ASR_SAMPLE_RATE,
-            min_silence_duration_ms=END_SILENCE_MS,
-            speech_pad_ms=PAD_MS,
-        )
+    stamps = get_speech_timestamps(
+        audio,
+        _model(),
+        threshold=THRESHOLD,
+        sampling_rate=ASR_SAMPLE_RATE,
+        min_silence_duration_ms=END_SILENCE_MS,
+        speech_pad_ms=PAD_MS,
+    )
     if not stamps:
         return None
     return stamps[0]["start"], min(stamps[-1]["end"], audio.size)
@@ -54,7 +60,7 @@ class EndOfSpeech:
     when an utterance has just ended (END_SILENCE_MS of silence after speech), and
     `silence_s` says how long the person has been quiet since.
 
-    Each live recording has its own model instance, because the model carries state.
+    Each live recording has its own model state (see `_model`).
     """
 
     WINDOW = 512  # samples per model call at 16 kHz
@@ -67,7 +73,7 @@ class EndOfSpeech:
         from silero_vad import VADIterator
 
         self._iterator = VADIterator(
-            _new_model(),
+            _model(),
             threshold=THRESHOLD,
             sampling_rate=ASR_SAMPLE_RATE,
             min_silence_duration_ms=self.SILENCE_MS,

@@ -36,6 +36,15 @@ def app_server(
 
     `env` is added to this process's environment; a None value removes that variable.
     """
+    with app_process(env, log_path, start_timeout_s) as (url, _process):
+        yield url
+
+
+@contextmanager
+def app_process(
+    env: dict[str, str | None], log_path: Path, start_timeout_s: float = 120
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`app_server`, yielding the app's process with its URL (to measure what it uses)."""
     port = free_port()
     overrides = {
         "GRADIO_SERVER_NAME": "127.0.0.1",
@@ -56,13 +65,32 @@ def app_server(
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the app did not start:\n{log_path.read_text()}")
             time.sleep(0.5)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+class RecorderRoute:
+    """The page recorder's server function, called the way its script calls it (any client
+    can): `hear(chunk)` sends one chunk and returns the reply (or {"error": body} for an HTTP
+    error)."""
+
+    def __init__(self, url: str, session: str = "x") -> None:
+        config = httpx.get(url + "config", timeout=10).json()
+        components = config["components"]
+        recorder = next(c for c in components if "hear" in c["props"].get("server_fns", []))
+        self._url = url + "gradio_api/component_server/"
+        self._body = {"component_id": recorder["id"], "fn_name": "hear", "session_hash": session}
+        self._http = httpx.Client(timeout=30)
+
+    def hear(self, data: object) -> dict:
+        """Send `data` as one chunk."""
+        response = self._http.post(self._url, json={**self._body, "data": data})
+        return response.json() if response.status_code == 200 else {"error": response.text}
 
 
 def _answers(url: str) -> bool:

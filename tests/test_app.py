@@ -7,7 +7,6 @@ import json
 import re
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 import soundfile as sf
@@ -17,7 +16,7 @@ from gradio_client.exceptions import AppError
 from pipelines.audio import decode_question
 from player import player_chunks
 from tests.conftest import QUESTION_WORDS
-from tests.helpers import ROOT, ffmpeg
+from tests.helpers import ROOT, RecorderRoute, ffmpeg
 
 TIMEOUT_S = 60  # far above any real request; a hang fails the test instead of the whole run
 
@@ -145,14 +144,6 @@ def test_read_response_speaks_short_texts_only(client):
         client.submit("word " * 200, api_name="/read_response").result(timeout=TIMEOUT_S)
 
 
-def hear(url: str, data: object) -> dict:
-    """Call the page recorder's server function the way its script does (any client can)."""
-    config = httpx.get(url + "config", timeout=10).json()
-    recorder = next(c for c in config["components"] if "hear" in c["props"].get("server_fns", []))
-    body = {"data": data, "component_id": recorder["id"], "fn_name": "hear", "session_hash": "x"}
-    return httpx.post(url + "gradio_api/component_server/", json=body, timeout=10).json()
-
-
 @pytest.mark.parametrize(
     "data",
     [None, "", [], {"offset": 0}, {"recording": None, "offset": 0, "rate": 16_000, "pcm": "%%%"},
@@ -161,17 +152,17 @@ def hear(url: str, data: object) -> dict:
     ids=["none", "empty", "list", "no audio", "not base64", "huge", "unknown recording"],
 )
 def test_the_recorder_route_answers_hostile_chunks_with_a_message(server, data):
-    reply = hear(server[0], data)
+    reply = RecorderRoute(server[0]).hear(data)
     assert set(reply) == {"error"} and "Please record your question again" in reply["error"]
 
 
 def test_the_recorder_route_hears_a_chunk_sent_twice_once(server, question_wav):
-    url = server[0]
+    route = RecorderRoute(server[0])
     samples = decode_question(str(question_wav), max_seconds=30)
     pcm = (np.concatenate([samples, np.zeros(8_000, np.float32)]) * 32767).astype("<i2")
-    first = hear(url, {"recording": None, "offset": 0, "rate": 16_000,
+    first = route.hear({"recording": None, "offset": 0, "rate": 16_000,
                        "pcm": base64.b64encode(pcm.tobytes()).decode()})
     assert first["received"] == pcm.size and len(first["recording"]) == 32
-    again = hear(url, {"recording": first["recording"], "offset": 0, "rate": 16_000,
+    again = route.hear({"recording": first["recording"], "offset": 0, "rate": 16_000,
                        "pcm": base64.b64encode(pcm[:1600].tobytes()).decode()})
     assert again["received"] == pcm.size  # sent twice, heard once
