@@ -24,6 +24,7 @@ from http_guard import HttpGuard
 from pipelines.ahead import in_background
 from pipelines.errors import UserFacingError
 from pipelines.magic8 import Magic8Ball, Turn, build_backends
+from pipelines.memory import give_back_memory
 from pipelines.recordings import Chunk, Recordings
 from pipelines.settings import Settings, SettingsError
 from player import player_stream, speech_player
@@ -96,13 +97,16 @@ class Page:
         request is cancelled or its visitor leaves, this ends at once and `make()` stops at
         its next output."""
         shown: set[str] = set()
-        with user_errors():
-            async for notices, outputs in in_background(make):
-                for notice in notices:
-                    if notice not in shown:
-                        shown.add(notice)
-                        gr.Warning(notice)
-                yield outputs
+        try:
+            with user_errors():
+                async for notices, outputs in in_background(make):
+                    for notice in notices:
+                        if notice not in shown:
+                            shown.add(notice)
+                            gr.Warning(notice)
+                    yield outputs
+        finally:
+            give_back_memory()
 
     def _answer_on_page(self, heard: Callable[[], Turn]) -> Iterator[tuple[list[str], tuple]]:
         """The page's updates for one question: the question (and the answer, where it is

@@ -272,13 +272,9 @@ def main() -> None:
     speaker = PiperSpeaker(joe_voice_path())
     wav = workdir / "question.wav"
     sf.write(wav, np.concatenate(list(speaker.stream(QUESTION))), speaker.sample_rate)
-    env = {
-        "HF_TOKEN": None,
-        "MAGIC8_SEED": "7",  # the same answer each time: /ask times compare
-        "GRADIO_TEMP_DIR": str(cache),
-        "MAGIC8_CACHE_MINUTES": "1",
-    }
-    with app_process(env, workdir / "app.log") as (url, process):
+    env = {"HF_TOKEN": None, "GRADIO_TEMP_DIR": str(cache), "MAGIC8_CACHE_MINUTES": "1"}
+    # The items on a seeded app (the same answer each time, so /ask times compare) ...
+    with app_process({**env, "MAGIC8_SEED": "7"}, workdir / "items.log") as (url, process):
         client = Client(url, verbose=False)
         timed_ask(client, wav)  # warm-up
         asks = []
@@ -302,16 +298,21 @@ def main() -> None:
                 f"{before:7.0f} → {after:7.0f} {result['ask']:5.1f}x  {result['message']}",
                 flush=True,
             )
-        rows = soak(process.pid, client, wav, args.soak, cache)
+    # ... the soak on a fresh one with a new seed per request, as people get (a new answer
+    # MP3 in the cache each time, deleted after a minute).
+    rows = []
+    if args.soak:
+        with app_process(env, workdir / "soak.log") as (url, process):
+            rows = soak(process.pid, Client(url, verbose=False), wav, args.soak, cache)
     summary = (
         f"abuse: worst item {worst_cpu:.1f} CPU-s and {worst_kept:+.0f} MB kept, /ask during "
         f"items at most {worst_ask:.1f}x idle"
     )
     warm = [row for row in rows if row[0] >= 100]
-    if len(warm) > 1:
-        per_100 = (warm[-1][1] - warm[0][1]) / (warm[-1][0] - warm[0][0]) * 100
+    if len(warm) > 1:  # memory swings by ±15 MB from one reading to the next: a fitted line
+        per_100 = np.polyfit([row[0] for row in warm], [row[1] for row in warm], 1)[0] * 100
         summary += (
-            f"; soak {per_100:+.1f} MB per 100 /ask after 100, {rows[-1][2]} threads, "
+            f"; soak {per_100:+.1f} MB per 100 /ask after 100 (fitted), {rows[-1][2]} threads, "
             f"{rows[-1][3]} cache files at the end"
         )
     print(summary)

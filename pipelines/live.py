@@ -17,9 +17,12 @@ from pipelines import audio, vad
 log = logging.getLogger("magic8")
 R = TypeVar("R")
 Span = tuple[int, int]
-# Guesses are made while the recording is within Whisper's short window: a guess of longer
-# speech costs far more CPU, and a question that long is rare (it is prepared at stop).
+# Guesses are made while the recording is within Whisper's short window (a guess of longer
+# speech costs far more CPU, and a question that long is rare), at most MAX_GUESSES per
+# recording (each costs about 1.7 CPU-s here; a question with more pauses than that is
+# prepared at stop, like an upload).
 GUESS_SAMPLES = 10 * audio.ASR_SAMPLE_RATE
+MAX_GUESSES = 2
 
 
 class GuessDropped(Exception):
@@ -39,9 +42,9 @@ class _Guess(Generic[R]):
 class LiveQuestion(Generic[R]):
     """The microphone's chunks as they arrive (`add`), resampled to 16 kHz mono.
 
-    When `vad.EndOfSpeech` hears a pause (in the first GUESS_SAMPLES), the recording so far is
-    trimmed with `vad.speech_span`
-    and `prepare(speech, dropped)` (transcribe, and answer) runs on `executor`: a guess. When
+    When `vad.EndOfSpeech` hears a pause (one of the first MAX_GUESSES, in the first
+    GUESS_SAMPLES), the recording so far is trimmed with `vad.speech_span` and
+    `prepare(speech, dropped)` (transcribe, and answer) runs on `executor`: a guess. When
     the person speaks again, the guess is dropped: `dropped()` turns True, and `prepare` may
     raise GuessDropped at its next stage, leaving the CPU to the next guess. `finish()` trims
     the whole recording the same way; where the speech is the same span as the last guess's
@@ -64,6 +67,8 @@ class LiveQuestion(Generic[R]):
         self._pieces: list[np.ndarray] = []
         self._size = 0
         self._guess: _Guess[R] | None = None
+        self._guesses = 0
+        self._guess_samples = min(GUESS_SAMPLES, self._max_samples)
         self._lock = threading.Lock()
         self.closed = False
         self.ended = time.perf_counter()  # when the last chunk came
@@ -81,7 +86,8 @@ class LiveQuestion(Generic[R]):
             if self._guess is not None and (ended or self._end_of_speech.speaking):
                 self._guess.drop()  # the person spoke again: its speech is not the question
                 self._guess = None
-            if ended and self._size <= min(GUESS_SAMPLES, self._max_samples):
+            if ended and self._guesses < MAX_GUESSES and self._size <= self._guess_samples:
+                self._guesses += 1
                 dropped = threading.Event()
                 result = self._executor.submit(self._prepare_speech, self._samples(), dropped)
                 self._guess = _Guess(result, dropped)

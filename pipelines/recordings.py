@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ctypes
 import logging
 import threading
 import time
@@ -19,6 +18,7 @@ import numpy as np
 
 from pipelines.errors import UserFacingError
 from pipelines.live import LiveQuestion
+from pipelines.memory import give_back_memory
 
 log = logging.getLogger("magic8")
 R = TypeVar("R")
@@ -30,16 +30,6 @@ UNKNOWN_RECORDING = "That recording has ended or expired. Please record your que
 TOO_MANY = "Too many questions are being recorded right now. Please wait a moment and try again."
 IDLE_S = 10.0  # a recording the page has not ended, with no chunk for this long, was abandoned
 SWEEP_EVERY_S = 1.0
-
-
-def give_back_memory() -> None:
-    """Return the heap memory freed by ended recordings to the system, where the C library
-    can (glibc's `malloc_trim`); otherwise the process keeps it, about 100 MB after ten
-    recordings at once."""
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
 
 
 @dataclass(frozen=True)
