@@ -74,6 +74,8 @@ class Page:
         self.recordings: Recordings[Turn] = Recordings(
             ball.listen, RECORDING_GRACE_S, most_open=ball.settings.max_recordings
         )
+        # The answering work running at once, cancelled requests' included (see _relay).
+        self.working = anyio.CapacityLimiter(ball.settings.concurrency)
 
     async def hear(self, data: object) -> dict:
         """The recorder's server function: one chunk of a recording in, `Heard` out (or a
@@ -90,16 +92,15 @@ class Page:
             return {"error": INTERNAL_ERROR}
         return asdict(heard)
 
-    @staticmethod
-    async def _relay(make: Callable[[], Iterator[tuple[list[str], T]]]) -> AsyncIterator[T]:
+    async def _relay(self, make: Callable[[], Iterator[tuple[list[str], T]]]) -> AsyncIterator[T]:
         """The outputs of `make()` (each with the notices so far), which runs in a thread of
         its own; each notice shown once as a warning, errors as short messages. When the
         request is cancelled or its visitor leaves, this ends at once and `make()` stops at
-        its next output."""
+        its next output. The memory the request freed is given back at its end."""
         shown: set[str] = set()
         try:
             with user_errors():
-                async for notices, outputs in in_background(make):
+                async for notices, outputs in in_background(make, self.working):
                     for notice in notices:
                         if notice not in shown:
                             shown.add(notice)

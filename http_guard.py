@@ -2,8 +2,9 @@
 closed that Gradio 6.17 opens with no setting to close them.
 
 - `/gradio_api/file=http://…` answers 302 to any URL (an open redirect);
-- `/gradio_api/run/…` runs any event by its index at once, bypassing the queue and its
-  concurrency limits (the page and `gradio_client` use the queue, `/call/…` too).
+- `/gradio_api/run/…` (and its alias `/gradio_api/api/…`) runs any event by its index at once,
+  bypassing the queue and its concurrency limits (the page and `gradio_client` use the queue,
+  `/call/…` too).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "strict-origin-when-cross-origin",
 }
-CLOSED = re.compile(r"^/gradio_api/(?:file[=/]\s*https?:|run/)", re.IGNORECASE)
+CLOSED = re.compile(r"^/gradio_api/(?:file[=/]\s*https?:|run/|api/)", re.IGNORECASE)
 
 
 class HttpGuard:

@@ -185,11 +185,17 @@ async function send(rec) {
       rec.pending.splice(0, count);
       rec.id = reply.recording;
       rec.sent = reply.received;
+      rec.lastSent = last;
       if (rec.stopAt === null && handsFree.checked && reply.silence_s >= PAUSE_SECONDS) {
         stop(rec, true);
       }
     }
     if (rec.capturing) await Promise.race([sleep(SEND_EVERY_MS), rec.captured]);
+  }
+  if (rec.id && !rec.lastSent) {  // the capture ended with nothing more to send: say it ended
+    // (not waited for: the answer may take the recording first, which is just as well)
+    server.hear({recording: rec.id, offset: rec.sent, rate: context.sampleRate, pcm: '',
+      last: true}).catch(() => {});
   }
 }
 

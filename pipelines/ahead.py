@@ -6,6 +6,7 @@ calls them, which a new thread per request would add up (0.4 MB per transcriptio
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -67,18 +68,48 @@ def run_ahead(make: Callable[[], Iterator[T]], dropped: Callable[[], bool]) -> I
     return read()
 
 
-async def in_background(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
+async def in_background(
+    make: Callable[[], Iterator[T]], slots: anyio.CapacityLimiter
+) -> AsyncIterator[T]:
     """`make()`'s items for async code, made in a thread of its own (`run_ahead`), so that
     waiting for one never blocks the event loop. When this iterator is closed or its task
     cancelled, it ends at once (a wait in progress is abandoned), and `make()` stops at its
-    next item."""
+    next item. `make()` runs holding one of `slots` from start to end, so that work left
+    behind by cancelled requests cannot pile up: the next request waits for it."""
+    token = object()
+    await slots.acquire_on_behalf_of(token)
+    loop = asyncio.get_running_loop()
+
+    def made() -> Iterator[T]:
+        try:
+            yield from make()
+        finally:
+            try:
+                loop.call_soon_threadsafe(slots.release_on_behalf_of, token)
+            except RuntimeError:  # the event loop has closed: the app is stopping
+                pass
+
     stopped = threading.Event()
-    items = run_ahead(make, stopped.is_set)
+    items = run_ahead(made, stopped.is_set)
     try:
         while True:
-            item = await anyio.to_thread.run_sync(next, items, _END, abandon_on_cancel=True)
+            item = await anyio.to_thread.run_sync(
+                next, items, _END, abandon_on_cancel=True, limiter=_waits()
+            )
             if item is _END:
                 return
             yield item
     finally:
         stopped.set()
+
+
+_WAITS: anyio.CapacityLimiter | None = None
+
+
+def _waits() -> anyio.CapacityLimiter:
+    """The threads that wait for items: apart from anyio's default 40, which the app's other
+    calls to threads (the recorder's chunks) need."""
+    global _WAITS
+    if _WAITS is None:
+        _WAITS = anyio.CapacityLimiter(256)
+    return _WAITS

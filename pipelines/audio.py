@@ -97,6 +97,8 @@ class StreamResampler:
 
     def __call__(self, sample_rate: int, chunk: np.ndarray) -> np.ndarray:
         """The 16 kHz samples for `chunk` (a few may come out with the next call)."""
+        if not chunk.size:  # FFmpeg refuses an empty frame
+            return np.zeros(0, np.float32)
         samples = chunk.astype(np.float32)
         if np.issubdtype(chunk.dtype, np.integer):
             samples /= float(np.iinfo(chunk.dtype).max) + 1

@@ -32,7 +32,7 @@ from pipelines.llm import (
 )
 from pipelines.remote import ApiAuthError, ApiUnavailable
 from pipelines.settings import Settings
-from pipelines.spoken_text import speakable, spoken_words, within_words
+from pipelines.spoken_text import speakable, within_words
 from pipelines.tts import Speaker, choose_speaker, joe_voice_path
 
 log = logging.getLogger("magic8")
@@ -376,10 +376,13 @@ class Magic8Ball:
         log.info("%r -> %r; %s", turn.question, turn.answer, turn.timing_line())
 
     def read_response(self, answer: str) -> Iterator[bytes]:
-        """Any answer text spoken, as MP3 chunks yielded as they are made. Raises
-        UserFacingError for text with nothing to say, or more than MAGIC8_MAX_SPOKEN_WORDS."""
-        most = self.settings.max_spoken_words
-        text = speakable(answer[: MAX_TEXT_CHARS + 1])
-        if len(answer) > MAX_TEXT_CHARS or spoken_words(text) > most:
-            raise UserFacingError(f"That text is too long to speak here (at most {most} words).")
+        """Any answer text spoken, as MP3 chunks yielded as they are made: its first
+        MAGIC8_MAX_SPOKEN_WORDS words as spoken (see `spoken_text`). Raises UserFacingError for
+        text with nothing to say, or over MAX_TEXT_CHARS."""
+        if len(answer) > MAX_TEXT_CHARS:
+            raise UserFacingError(
+                f"That text is too long to speak here (at most {MAX_TEXT_CHARS} characters)."
+            )
+        speakable(answer)  # nothing to say: the person is told so
+        text = " ".join(within_words([answer], self.settings.max_spoken_words))
         return self.backends.speaker.stream_mp3([text], self.settings.chunk_seconds)

@@ -141,7 +141,7 @@ def test_read_response_speaks_short_texts_only(client):
     player_value, _answer = job.result(timeout=TIMEOUT_S)
     assert json.loads(player_value)["end"] and player_chunks(player_value)
     with pytest.raises(AppError, match="too long to speak"):
-        client.submit("word " * 200, api_name="/read_response").result(timeout=TIMEOUT_S)
+        client.submit("word " * 500, api_name="/read_response").result(timeout=TIMEOUT_S)
 
 
 @pytest.mark.parametrize(
