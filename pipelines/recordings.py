@@ -152,8 +152,8 @@ class Recordings(Generic[R]):
             raise UserFacingError(UNKNOWN_RECORDING)
         return recording.live
 
-    def drop_abandoned(self) -> int:
-        """Drop the recordings nobody needs any more (see the class); how many there were."""
+    def drop_abandoned(self) -> None:
+        """Drop the recordings nobody needs any more (see the class)."""
         now = time.monotonic()
         with self._lock:
             expired = [
@@ -165,7 +165,6 @@ class Recordings(Generic[R]):
         for recording in abandoned:
             log.info("recording abandoned; dropped")
             recording.live.close()
-        return len(abandoned)
 
     def _sweep(self) -> None:
         while True:
