@@ -27,6 +27,9 @@ _END = object()
 # Busy threads are never waited for (an item may wait for another's items): a new one is made
 # only when all are busy, and this many at most exist at once.
 _WORKERS = ThreadPoolExecutor(max_workers=256, thread_name_prefix="magic8-ahead")
+# The threads that wait for items: apart from anyio's default 40, which the app's other calls
+# to threads (the recorder's chunks) need.
+_WAITS = anyio.CapacityLimiter(256)
 
 
 def run_ahead(make: Callable[[], Iterator[T]], dropped: Callable[[], bool]) -> Iterator[T]:
@@ -94,22 +97,10 @@ async def in_background(
     try:
         while True:
             item = await anyio.to_thread.run_sync(
-                next, items, _END, abandon_on_cancel=True, limiter=_waits()
+                next, items, _END, abandon_on_cancel=True, limiter=_WAITS
             )
             if item is _END:
                 return
             yield item
     finally:
         stopped.set()
-
-
-_WAITS: anyio.CapacityLimiter | None = None
-
-
-def _waits() -> anyio.CapacityLimiter:
-    """The threads that wait for items: apart from anyio's default 40, which the app's other
-    calls to threads (the recorder's chunks) need."""
-    global _WAITS
-    if _WAITS is None:
-        _WAITS = anyio.CapacityLimiter(256)
-    return _WAITS

@@ -272,8 +272,7 @@ class Magic8Ball:
         if dropped():
             raise GuessDropped
         if turn.speaker.speaks_ahead:
-            chunk_seconds = self.settings.chunk_seconds
-            turn.speech = run_ahead(lambda: self._spoken(turn, chunk_seconds), dropped)
+            turn.speech = run_ahead(lambda: self._spoken(turn), dropped)
         else:
             self.answer(turn)
         return turn
@@ -348,15 +347,16 @@ class Magic8Ball:
             pass
         return turn.answer
 
-    def _spoken(self, turn: Turn, chunk_seconds: float | None) -> Iterator[bytes]:
+    def _spoken(self, turn: Turn) -> Iterator[bytes]:
         """The turn's answer spoken as MP3 chunks; where the turn has no answer yet, it is
         written first, a sentence at a time, and the speech starts after the first sentence.
         Records the answer's and the speech's timings."""
         answering = turn.answer is None
         written = self._sentences(turn) if answering else [turn.answer]
         sentences = within_words(written, self.settings.max_spoken_words)
-        started = time.perf_counter()
-        for index, chunk in enumerate(turn.speaker.stream_mp3(sentences, chunk_seconds)):
+        started = time.perf_counter()  # before stream_mp3: Parler-TTS reads every sentence first
+        chunks = turn.speaker.stream_mp3(sentences, self.settings.chunk_seconds)
+        for index, chunk in enumerate(chunks):
             if index == 0:  # the speech's own part: after the first sentence was written
                 writing = turn.timings.answer_first_sentence_s if answering else None
                 spent = time.perf_counter() - started - (writing or 0.0)
@@ -367,7 +367,7 @@ class Magic8Ball:
         """The turn's answer spoken, as MP3 chunks that join into one gapless MP3: made ahead
         during a pause, or now (see `_spoken`). Records and logs the turn's timings."""
         started = time.perf_counter()
-        chunks = turn.speech or self._spoken(turn, self.settings.chunk_seconds)
+        chunks = turn.speech or self._spoken(turn)
         for index, chunk in enumerate(chunks):
             if index == 0:
                 since = turn.heard if turn.heard is not None else started
