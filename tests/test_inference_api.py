@@ -122,7 +122,7 @@ def test_unavailable_answer_falls_back_offline(served, fake_api, question_wav, m
     assert question == fake_api.transcript
     assert answer != "The sun shines on those who wait." and answer not in CLASSIC_ANSWERS
     assert details["notices"] == [FALLBACK]
-    assert details["answer"] == "SmolLM2-135M"
+    assert details["answer"] == "proverb bank"
     assert len(fake_api.of("llm")) == attempts
 
 
@@ -130,7 +130,7 @@ def test_everything_down_answers_fully_offline(served, fake_api, question_wav):
     client, _url, _log = served
     fake_api.reset(asr="503", llm="503")
     _question, _answer, _mp3, details = ask(client, question_wav)
-    assert details["backends"] == "offline · whisper tiny.en · SmolLM2-135M · Piper"
+    assert details["backends"] == "offline · whisper tiny.en · proverb bank · Piper"
 
 
 @pytest.mark.parametrize("asr, llm", [("401", "ok"), ("ok", "401"), ("403", "ok")])
