@@ -6,6 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
+JS := tests/js
+JS_STAMP := $(JS)/node_modules/.installed
+
 .PHONY: install run test bench ffmpeg chromium
 
 install: ffmpeg $(STAMP)
@@ -39,10 +42,18 @@ ffmpeg:
 chromium:
 	$(call need,chromium,chromium,the browser test needs it)
 
+# The JavaScript client test runs @gradio/client (from npm, at the version package-lock.json
+# pins) on Debian's Node.
+$(JS_STAMP): $(JS)/package.json $(JS)/package-lock.json
+	$(call need,node,nodejs,the JavaScript client test needs it)
+	$(call need,npm,npm,the JavaScript client test needs it)
+	cd $(JS) && npm ci --no-audit --no-fund
+	touch $(JS_STAMP)
+
 run: install
 	$(PY) app.py
 
-test: install chromium
+test: install chromium $(JS_STAMP)
 	$(PY) -m pytest
 
 bench: install chromium

@@ -1,10 +1,9 @@
-"""Magic 8 Ball voice: the Gradio Blocks UI and its API (`/ask`, `/ask_stream`).
+"""Magic 8 Ball voice: the Gradio Blocks UI and its API (`/ask`, `/ask_stream`, `/ask_hls`,
+`/read_response`).
 
 `python app.py` serves it on GRADIO_SERVER_NAME:GRADIO_SERVER_PORT (default 127.0.0.1:7860).
 No model code lives here: everything goes through `pipelines.magic8.Magic8Ball`.
 """
-
-from __future__ import annotations
 
 import spaces  # noqa: F401  (ZeroGPU: spaces must be imported before torch initialises CUDA)
 
@@ -12,10 +11,13 @@ import logging
 import sys
 from contextlib import contextmanager
 from dataclasses import asdict
-from typing import AsyncIterator, Callable, Iterator, TypeVar
+from itertools import chain
+from pathlib import Path
+from typing import AsyncIterator, Callable, Iterable, Iterator, TypeVar
 
 import anyio
 import gradio as gr
+from gradio.data_classes import FileData
 from gradio.processing_utils import save_bytes_to_cache
 from gradio.utils import get_upload_folder
 from starlette.middleware import Middleware
@@ -29,12 +31,16 @@ from pipelines.recordings import Chunk, Recordings
 from pipelines.settings import Settings, SettingsError
 from player import player_stream, speech_player
 from recorder import speech_recorder
-from streamed_audio import SpeechStream
+from streamed_audio import END_OF_SPEECH, SpeechStream
 
 log = logging.getLogger("magic8.app")
 T = TypeVar("T")
+P = TypeVar("P")
 
 INTERNAL_ERROR = "The Magic 8 Ball clouded over (an internal error). Please ask again."
+NOT_A_FILE = (
+    "Please send the question as an audio file (with gradio_client: handle_file(\"question.wav\"))."
+)
 # How long after its last chunk an ended recording waits for its answer (queued) at most.
 RECORDING_GRACE_S = 60
 # Gradio's queue looks for new jobs every 1 ms, and for progress to send every 10 ms, which
@@ -69,6 +75,53 @@ def recording_id(event: gr.EventData) -> object:
         return event.recording
     except (AttributeError, TypeError):  # no id, or event data that is not a dict
         return None
+
+
+def question_file(audio: object) -> str | None:
+    """The path of a recording sent to an API endpoint (None where none was sent). Only a file
+    a client uploaded is taken (gradio_client's `handle_file`), which Gradio has checked is in
+    its upload folder; a bare path or a made-up file object is refused (UserFacingError)."""
+    if audio is None:
+        return None
+    if not isinstance(audio, dict) or not isinstance(audio.get("meta"), dict):
+        raise UserFacingError(NOT_A_FILE)
+    path = audio.get("path")
+    if audio["meta"].get("_type") != "gradio.FileData" or not isinstance(path, str):
+        raise UserFacingError(NOT_A_FILE)
+    if not Path(path).resolve().is_relative_to(Path(get_upload_folder()).resolve()):
+        raise UserFacingError(NOT_A_FILE)
+    return path
+
+
+def saved(mp3: bytes, name: str = "answer.mp3") -> FileData:
+    """MP3 bytes as a file in Gradio's cache, which clients download (deleted with the cache)."""
+    return FileData(path=save_bytes_to_cache(mp3, name, get_upload_folder()), orig_name=name)
+
+
+def mp3_pieces(chunks: Iterable[bytes]) -> Iterator[FileData]:
+    """Each MP3 chunk of a spoken answer as a file; joined, the files are one MP3."""
+    for chunk in chunks:
+        yield saved(chunk, "piece.mp3")
+
+
+def whole_mp3(chunks: Iterable[bytes]) -> Iterator[FileData | None]:
+    """Nothing for each chunk of a spoken answer (so a cancel stops between chunks), then the
+    whole answer as one MP3 file."""
+    pieces = []
+    for chunk in chunks:
+        pieces.append(chunk)
+        yield None
+    yield saved(b"".join(pieces))
+
+
+def hls_chunks(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The MP3 chunks as `SpeechStream` takes them: then END_OF_SPEECH."""
+    return chain(chunks, [END_OF_SPEECH])
+
+
+def api_outputs(turn: Turn, piece: P | None) -> tuple[str, str, P | None]:
+    """An API update: the question, the answer so far, and the new piece of speech (if any)."""
+    return turn.question, turn.answer or "", piece
 
 
 class Page:
@@ -114,14 +167,30 @@ class Page:
         finally:
             give_back_memory()
 
-    def _answer_on_page(self, heard: Callable[[], Turn]) -> Iterator[tuple[list[str], tuple]]:
-        """The page's updates for one question: the question (and the answer, where it is
-        ready already) as soon as it is heard, then the player as the answer is spoken."""
+    def _spoken(
+        self,
+        heard: Callable[[], Turn],
+        pieces: Callable[[Iterator[bytes]], Iterable[P]],
+        outputs: Callable[[Turn, P | None], T],
+    ) -> Iterator[tuple[list[str], T]]:
+        """One answer's updates, for the page and every endpoint: `outputs(turn, None)` as soon
+        as the question is heard (with the answer, where it is ready already), then
+        `outputs(turn, piece)` for each of the `pieces` made of the spoken answer."""
         turn = heard()
-        yield turn.notices, (turn.question, turn.answer or "", gr.skip(), small(turn.label))
-        for update in player_stream(self.ball.answer_aloud(turn)):
-            line = small(f"{turn.label} · {turn.timing_line()}")
-            yield turn.notices, (gr.skip(), turn.answer, update, line)
+        yield turn.notices, outputs(turn, None)
+        for piece in pieces(self.ball.answer_aloud(turn)):
+            yield turn.notices, outputs(turn, piece)
+
+    def _on_page(self, heard: Callable[[], Turn]) -> Callable[[], Iterator]:
+        """The page's updates for one question: the question, then the player as the answer is
+        spoken, with the backends and timings under it."""
+
+        def outputs(turn: Turn, player: str | None) -> tuple:
+            if player is None:
+                return turn.question, turn.answer or "", gr.skip(), small(turn.label)
+            return gr.skip(), turn.answer, player, small(f"{turn.label} · {turn.timing_line()}")
+
+        return lambda: self._spoken(heard, player_stream, outputs)
 
     async def answer_recording(self, event: gr.EventData) -> AsyncIterator[tuple]:
         """The answer to the recording the recorder has just ended."""
@@ -129,57 +198,60 @@ class Page:
         def heard() -> Turn:
             return self.ball.transcribe_live(self.recordings.take(recording_id(event)))
 
-        async for outputs in self._relay(lambda: self._answer_on_page(heard)):
+        async for outputs in self._relay(self._on_page(heard)):
             yield outputs
 
     async def answer_upload(self, audio_path: str | None) -> AsyncIterator[tuple]:
         """The answer to an uploaded recording."""
-
-        def heard() -> Turn:
-            return self.ball.transcribe(audio_path)
-
-        async for outputs in self._relay(lambda: self._answer_on_page(heard)):
+        async for outputs in self._relay(self._on_page(lambda: self.ball.transcribe(audio_path))):
             yield outputs
 
-    async def read_response(self, answer: str | None) -> AsyncIterator[tuple]:
-        """`/read_response`: any answer text, spoken into the page's player."""
-        if not answer:
-            return
+    def _heard(self, audio: object) -> Callable[[], Turn]:
+        return lambda: self.ball.transcribe(question_file(audio))
 
-        def spoken() -> Iterator[tuple[list[str], tuple]]:
-            for update in player_stream(self.ball.read_response(answer)):
-                yield [], (update, answer)
+    async def ask(self, audio: FileData | None) -> tuple[str, str, FileData, dict]:
+        """Ask with a recorded question; get the question heard, the answer, the spoken answer
+        (one MP3) and the details (backends, notices, timings)."""
 
-        async for outputs in self._relay(spoken):
-            yield outputs
+        def outputs(turn: Turn, mp3: FileData | None) -> tuple:
+            return turn.question, turn.answer or "", mp3, turn.details()
 
-    async def ask(self, audio_path: str | None) -> tuple[str, str, str, dict]:
-        """`/ask`: the question, the answer, the complete answer MP3 and the details."""
-
-        def asked() -> Iterator[tuple[list[str], tuple | None]]:
-            turn = self.ball.transcribe(audio_path)
-            pieces = []
-            for chunk in self.ball.answer_aloud(turn):  # a chunk at a time: cancel stops it
-                pieces.append(chunk)
-                yield turn.notices, None
-            mp3 = save_bytes_to_cache(b"".join(pieces), "answer.mp3", get_upload_folder())
-            yield turn.notices, (turn.question, turn.answer, mp3, turn.details())
-
-        async for outputs in self._relay(asked):
-            result = outputs
+        heard = self._heard(audio)
+        async for result in self._relay(lambda: self._spoken(heard, whole_mp3, outputs)):
+            pass
         return result
 
-    async def ask_stream(self, audio_path: str | None) -> AsyncIterator[tuple]:
-        """`/ask_stream`: the question, then the growing answer with each chunk of speech."""
-
-        def asked() -> Iterator[tuple[list[str], tuple]]:
-            turn = self.ball.transcribe(audio_path)
-            yield turn.notices, (turn.question, "", None)
-            for chunk in self.ball.answer_aloud(turn):
-                yield turn.notices, (turn.question, turn.answer, chunk)
-
-        async for outputs in self._relay(asked):
+    async def ask_stream(
+        self, audio: FileData | None
+    ) -> AsyncIterator[tuple[str, str, FileData | None]]:
+        """Ask with a recorded question; get (question, answer so far, new MP3 piece or None):
+        the question first, then a piece of the spoken answer at a time. Joined, the pieces
+        are one MP3."""
+        async for outputs in self._relay(
+            lambda: self._spoken(self._heard(audio), mp3_pieces, api_outputs)
+        ):
             yield outputs
+
+    async def ask_hls(self, audio_path: str | None) -> AsyncIterator[tuple]:
+        """`/ask_hls`: `/ask_stream` for HLS players: the spoken answer in Gradio's streaming
+        audio (an HLS playlist of AAC segments from one encoder per answer)."""
+        heard = lambda: self.ball.transcribe(audio_path)  # noqa: E731
+        async for outputs in self._relay(lambda: self._spoken(heard, hls_chunks, api_outputs)):
+            yield outputs
+
+    async def read_response(self, text: str) -> AsyncIterator[FileData]:
+        """Any text (at most 2000 characters; its first words, as MAGIC8_MAX_SPOKEN_WORDS
+        says) spoken; the MP3 pieces as they are made, which join into one MP3."""
+        if not isinstance(text, str) or not text.strip():
+            with user_errors():
+                raise UserFacingError("Please write the text to speak.")
+
+        def spoken() -> Iterator[tuple[list[str], FileData]]:
+            for piece in mp3_pieces(self.ball.read_response(text)):
+                yield [], piece
+
+        async for piece in self._relay(spoken):
+            yield piece
 
 
 def build_app(ball: Magic8Ball) -> gr.Blocks:
@@ -221,35 +293,18 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
             **answering,
         )
 
-        with gr.Row(visible=False):  # outputs of the API endpoints only
-            speech = SpeechStream(label="Spoken answer", streaming=True, autoplay=True)
-            complete_mp3 = gr.Audio(type="filepath", label="Spoken answer")
-            details = gr.JSON(label="Details")
-            ask_button = gr.Button()
-            ask_stream_button = gr.Button()
-            read_response_button = gr.Button()
+        # The API, each endpoint typed by its handler's signature (see README, "Use it from
+        # Python"). HLS needs Gradio's streaming audio component, so /ask_hls has a hidden
+        # input and output, and no trigger on the page.
+        gr.api(page.ask, api_name="ask", **answering)
+        gr.api(page.ask_stream, api_name="ask_stream", **answering)
+        gr.api(page.read_response, api_name="read_response", **answering)
+        with gr.Row(visible=False):
             recording = gr.Audio(type="filepath", label="Question")
-        ask_button.click(
-            page.ask,
-            inputs=recording,
-            outputs=[question_box, answer_box, complete_mp3, details],
-            api_name="ask",
-            **answering,
-        )
-        ask_stream_button.click(
-            page.ask_stream,
-            inputs=recording,
-            outputs=[question_box, answer_box, speech],
-            api_name="ask_stream",
-            **answering,
-        )
-        # What the page's player receives for an answer text.
-        read_response_button.click(
-            page.read_response,
-            inputs=answer_box,
-            outputs=[player, answer_box],
-            api_name="read_response",
-            **answering,
+            speech = SpeechStream(label="Spoken answer", streaming=True, autoplay=True)
+        gr.on(
+            [], page.ask_hls, inputs=recording, outputs=[question_box, answer_box, speech],
+            api_name="ask_hls", **answering,
         )
     return demo
 

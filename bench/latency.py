@@ -50,20 +50,16 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def segments(playlist: str | None) -> int:
-    return Path(playlist).read_text().count("#EXTINF") if playlist else 0
-
-
 def time_stream(client: Client, wav: Path) -> tuple[float, float, float, str]:
     """(to transcript, to first audio, to end) in seconds, and the answer."""
     started = time.perf_counter()
     to_question = to_audio = None
     answer = ""
     job = client.submit(handle_file(str(wav)), api_name="/ask_stream")
-    for question, answer, playlist in job:
+    for question, answer, piece in job:
         now = time.perf_counter() - started
         to_question = to_question or (now if question else None)
-        if to_audio is None and segments(playlist):
+        if to_audio is None and piece:
             to_audio = now
     job.result(timeout=60)
     return to_question, to_audio, time.perf_counter() - started, answer

@@ -211,18 +211,53 @@ def rechunk(chunks: Iterable[np.ndarray], max_samples: int) -> Iterator[np.ndarr
         yield from np.array_split(chunk, pieces)
 
 
-def mp3_to_adts(mp3: bytes) -> tuple[bytes, float]:
-    """An MP3 chunk as AAC in an ADTS stream (what Gradio's HLS streaming serves), and its
-    length in seconds; in-process with PyAV."""
-    out = io.BytesIO()
-    with av.open(io.BytesIO(mp3), format="mp3") as source, av.open(out, "w", "adts") as target:
-        decoded = source.streams.audio[0]
-        aac = target.add_stream("aac", rate=decoded.rate, layout="mono")
+class AdtsStreamEncoder:
+    """The MP3 chunks of one answer (as `mp3_chunks` makes them) as AAC in ADTS, the segments
+    Gradio's HLS playlist serves, made by one MP3 decoder and one AAC encoder for the whole
+    answer: the segments join into one gapless AAC stream. In-process, with PyAV.
+
+    AAC is encoded at 48 kHz: its encoder's 1024 samples of priming, which an ADTS stream
+    cannot mark, are 21 ms there (46 ms at Piper's 22.05 kHz).
+    """
+
+    RATE = 48_000
+
+    def __init__(self) -> None:
+        self._decoder = av.CodecContext.create("mp3", "r")
+        self._resampler = av.AudioResampler(format="fltp", layout="mono", rate=self.RATE)
+        self._out = io.BytesIO()
+        # flush_packets: each packet reaches `_out` as it is muxed, not when a buffer fills
+        self._container = av.open(self._out, "w", format="adts", options={"flush_packets": "1"})
+        self._aac = self._container.add_stream("aac", rate=self.RATE, layout="mono")
+
+    def encode(self, mp3: bytes) -> tuple[bytes, float]:
+        """The ADTS frames ready after the next MP3 chunk, and the seconds of audio in them."""
+        return self._segment(self._decoded(mp3))
+
+    def finish(self) -> tuple[bytes, float]:
+        """The last frames: what the decoder, the resampler and the encoder still hold."""
+        data, seconds = self._segment([*self._decoded(None), *self._decoder.decode(None), None])
+        self._container.close()
+        return data, seconds
+
+    def _decoded(self, mp3: bytes | None) -> list:
+        return [frame for packet in self._decoder.parse(mp3) for frame in self._decoder.decode(packet)]
+
+    def _segment(self, frames: list) -> tuple[bytes, float]:
         samples = 0
-        for frame in chain(source.decode(decoded), [None]):
-            if frame is not None:
-                frame.pts = None  # the encoder numbers frames itself
-                samples += frame.samples
-            for packet in aac.encode(frame):
-                target.mux(packet)
-    return out.getvalue(), samples / decoded.rate
+        for frame in frames:
+            for resampled in self._resampler.resample(frame):
+                resampled.pts = None  # the encoder numbers frames itself
+                for packet in self._aac.encode(resampled):
+                    samples += self._mux(packet)
+            if frame is None:
+                for packet in self._aac.encode(None):
+                    samples += self._mux(packet)
+        data = self._out.getvalue()
+        self._out.seek(0)
+        self._out.truncate()
+        return data, samples / self.RATE
+
+    def _mux(self, packet) -> int:
+        self._container.mux(packet)
+        return 1024  # samples in an AAC-LC frame

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterator
 
 import httpx
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,6 +20,20 @@ ROOT = Path(__file__).resolve().parent.parent
 def ffmpeg(*args: str) -> None:
     """Run the ffmpeg command line quietly (test files in other formats and rates)."""
     subprocess.run(["ffmpeg", "-y", "-loglevel", "error", *args], check=True)
+
+
+def ffmpeg_decode(data: bytes, rate: int | None = None) -> np.ndarray:
+    """The samples of audio bytes (MP3, AAC ...), mono float32, at `rate` (None: the file's own),
+    decoded by the ffmpeg command line (not by the app's own code)."""
+    resample = ["-ar", str(rate)] if rate else []
+    result = subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-i", "pipe:0", "-f", "f32le", "-ac", "1", *resample,
+         "pipe:1"],
+        input=data,
+        capture_output=True,
+        check=True,
+    )
+    return np.frombuffer(result.stdout, np.float32)
 
 
 def free_port() -> int:

@@ -6,7 +6,7 @@ import soundfile as sf
 
 from pipelines import audio
 from pipelines.errors import UserFacingError
-from tests.helpers import ffmpeg
+from tests.helpers import ffmpeg, ffmpeg_decode
 
 
 def tone(seconds: float, rate: int, channels: int = 1) -> np.ndarray:
@@ -101,13 +101,16 @@ def test_mp3_chunks_join_into_the_one_shot_mp3():
     assert whole == b"".join(chunks)
 
 
-def test_mp3_chunk_becomes_aac_of_the_same_length(tmp_path):
-    mp3 = audio.encode_mp3(tone(1.0, 22_050), 22_050)
-    aac, seconds = audio.mp3_to_adts(mp3)
-    path = tmp_path / "chunk.aac"
-    path.write_bytes(aac)
-    ffmpeg("-i", str(path), str(tmp_path / "chunk.wav"))
-    decoded, _rate = sf.read(tmp_path / "chunk.wav")
-    assert abs(seconds - 1.0) < 0.08
-    assert abs(decoded.size / 22_050 - seconds) < 0.1
+def test_the_aac_segments_of_an_answer_are_one_stream_as_long_as_its_mp3():
+    chunks = list(audio.mp3_chunks(iter([tone(1.3, 22_050), tone(0.9, 22_050)]), 22_050, 0.5))
+    encoder = audio.AdtsStreamEncoder()
+    segments = [encoder.encode(chunk) for chunk in chunks] + [encoder.finish()]
+    joined = b"".join(data for data, _seconds in segments)
+    whole = audio.AdtsStreamEncoder()
+    assert joined == b"".join(part for part, _ in (whole.encode(b"".join(chunks)), whole.finish()))
+    rate = audio.AdtsStreamEncoder.RATE
+    decoded = ffmpeg_decode(joined, rate)
+    assert sum(seconds for _data, seconds in segments) == decoded.size / rate
+    mp3_seconds = ffmpeg_decode(b"".join(chunks)).size / 22_050
+    assert abs(decoded.size / rate - mp3_seconds) <= 0.060
     assert np.sqrt(np.mean(decoded**2)) > 0.1
