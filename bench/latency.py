@@ -1,11 +1,14 @@
-"""Time to first audio: spoken questions through gradio_client's `/ask_stream` against the app.
+"""Time to first audio: spoken questions through gradio_client's `/ask_stream` (MP3 pieces)
+and `/ask_hls` (an HLS playlist of AAC segments) against the app.
 
     python bench/latency.py [--url http://127.0.0.1:7860/] [--rounds 2]
 
 Without --url it starts `python app.py` on a free loopback port itself. The questions are spoken
-by Piper (2-4 s each). Per question it prints the time from the request to the transcript, to the
-first audio chunk and to the end of the stream; then median and p90. The stage split comes from
-running the same stages in this process (Whisper, the offline answer, Piper's first sentence, MP3 encoding).
+by Piper (2-4 s each) and each is asked of both endpoints in turn. Per question and endpoint it
+prints the time from the request to the transcript, to the first audio (the first piece, or
+the first segment in the playlist) and to the end of the stream; then median and p90 per
+endpoint. The stage split comes from running the same stages in this process (Whisper, the
+offline answer, Piper's first sentence, MP3 encoding).
 """
 
 from __future__ import annotations
@@ -50,16 +53,29 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def time_stream(client: Client, wav: Path) -> tuple[float, float, float, str]:
+APIS = ("/ask_stream", "/ask_hls")
+
+
+def has_audio(piece: str | None) -> bool:
+    """Whether an update's third output holds speech: an MP3 piece, or a playlist that lists
+    a segment."""
+    if not piece:
+        return False
+    return not piece.endswith(".m3u8") or "#EXTINF" in Path(piece).read_text()
+
+
+def time_stream(
+    client: Client, wav: Path, api_name: str = "/ask_stream"
+) -> tuple[float, float, float, str]:
     """(to transcript, to first audio, to end) in seconds, and the answer."""
     started = time.perf_counter()
     to_question = to_audio = None
     answer = ""
-    job = client.submit(handle_file(str(wav)), api_name="/ask_stream")
+    job = client.submit(handle_file(str(wav)), api_name=api_name)
     for question, answer, piece in job:
         now = time.perf_counter() - started
         to_question = to_question or (now if question else None)
-        if to_audio is None and piece:
+        if to_audio is None and has_audio(piece):
             to_audio = now
     job.result(timeout=60)
     return to_question, to_audio, time.perf_counter() - started, answer
@@ -103,33 +119,32 @@ def main() -> None:
     with server as url:
         client = Client(url, verbose=False)
         time_stream(client, wavs[0])  # warm-up: models load on first use
-        print(f"{'question':<62} {'length':>6} {'text':>6} {'audio':>6} {'end':>6}  answer")
-        texts, firsts, ends = [], [], []
+        header = ("question", "api", "length", "text", "audio", "end")
+        print("{:<62} {:<11} {:>6} {:>6} {:>6} {:>6}  answer".format(*header))
+        times: dict[str, tuple[list[float], list[float], list[float]]] = {
+            api: ([], [], []) for api in APIS
+        }
         for _ in range(args.rounds):
             for wav, text in zip(wavs, QUESTIONS):
                 length = sf.info(wav).duration
-                to_text, to_audio, to_end, answer = time_stream(client, wav)
-                texts.append(to_text)
-                firsts.append(to_audio)
-                ends.append(to_end)
-                print(
-                    f"{text:<62} {length:5.1f}s {to_text:5.2f}s {to_audio:5.2f}s {to_end:5.2f}s"
-                    f"  {answer}"
-                )
+                for api in APIS:
+                    to_text, to_audio, to_end, answer = time_stream(client, wav, api)
+                    for values, seconds in zip(times[api], (to_text, to_audio, to_end)):
+                        values.append(seconds)
+                    print(
+                        f"{text:<62} {api:<11} {length:5.1f}s {to_text:5.2f}s {to_audio:5.2f}s "
+                        f"{to_end:5.2f}s  {answer}"
+                    )
     split = stage_split(ball, wavs)
     print("\nstage split (median, in-process): " + ", ".join(
         f"{name} {seconds:.3f} s" for name, seconds in split.items()
     ))
-    for name, values in (("transcript", texts), ("end of stream", ends)):
-        print(
-            f"time to {name}: median {statistics.median(values):.2f} s,"
-            f" p90 {percentile(values, 0.9):.2f} s"
-        )
-    print(
-        f"time to first audio over {len(firsts)} requests: median {statistics.median(firsts):.2f} s,"
-        f" p90 {percentile(firsts, 0.9):.2f} s"
-    )
-
+    for api, (texts, firsts, ends) in times.items():
+        for name, values in (("transcript", texts), ("first audio", firsts), ("end", ends)):
+            print(
+                f"{api}: time to {name} over {len(values)} requests: median "
+                f"{statistics.median(values):.2f} s, p90 {percentile(values, 0.9):.2f} s"
+            )
 
 if __name__ == "__main__":
     main()
