@@ -207,6 +207,8 @@ class Page:
             yield outputs
 
     def _heard(self, audio: object) -> Callable[[], Turn]:
+        """The question in an API request's recording (`gr.api` hands the client's file
+        object over as it came: see `question_file`)."""
         return lambda: self.ball.transcribe(question_file(audio))
 
     async def ask(self, audio: FileData | None) -> tuple[str, str, FileData, dict]:
@@ -235,7 +237,10 @@ class Page:
     async def ask_hls(self, audio_path: str | None) -> AsyncIterator[tuple]:
         """`/ask_hls`: `/ask_stream` for HLS players: the spoken answer in Gradio's streaming
         audio (an HLS playlist of AAC segments from one encoder per answer)."""
-        heard = lambda: self.ball.transcribe(audio_path)  # noqa: E731
+
+        def heard() -> Turn:
+            return self.ball.transcribe(audio_path)
+
         async for outputs in self._relay(lambda: self._spoken(heard, hls_chunks, api_outputs)):
             yield outputs
 

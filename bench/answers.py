@@ -7,8 +7,9 @@ Prints every answer, then: the share of distinct answers to real questions (with
 rounds, its range over them), the most repeated answer in a round and its count, answers that
 copy the chat prompt's examples, real questions dismissed with the foolish line, foolish
 questions that got it, profanity, and the median time to the first sentence. Each question gets
-its own seed (its number, plus 1000 per round), as each visitor gets a fresh one. `--gguf` with SmolLM2's file (`python -c "from pipelines.llm import
-smollm2_gguf; print(smollm2_gguf())"`) gives the answers before the bank.
+its own seed (its number, plus 1000 per round), as each visitor gets a fresh one. `--gguf`
+with SmolLM2's file (`python -c "from pipelines.llm import smollm2_gguf; print(smollm2_gguf())"`)
+gives the answers before the bank.
 """
 
 from __future__ import annotations

@@ -241,7 +241,8 @@ class AdtsStreamEncoder:
         return data, seconds
 
     def _decoded(self, mp3: bytes | None) -> list:
-        return [frame for packet in self._decoder.parse(mp3) for frame in self._decoder.decode(packet)]
+        packets = self._decoder.parse(mp3)
+        return [frame for packet in packets for frame in self._decoder.decode(packet)]
 
     def _segment(self, frames: list) -> tuple[bytes, float]:
         samples = 0

@@ -137,7 +137,7 @@ def smollm2_gguf() -> Path | None:
 
 def local_answerer(gguf: Path | None, threads: int) -> Answerer:
     """The offline answerer: a GGUF chat model through llama.cpp where one is given, otherwise
-    the proverb bank (pipelines/proverbs.py), whose answers people liked far better than
+    the proverb bank (pipelines/proverbs.py), whose answers rated far better than
     SmolLM2-135M's (README, "Offline answers")."""
     if gguf is None:
         return ProverbAnswerer()

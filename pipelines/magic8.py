@@ -62,7 +62,8 @@ class Backends:
 
     @property
     def label(self) -> str:
-        """What answers when all goes well, e.g. "offline · whisper tiny.en · proverb bank · Piper"."""
+        """What answers when all goes well, e.g. "offline · whisper tiny.en · proverb bank ·
+        Piper"."""
         return describe_backends(self.transcriber, self.answerer, self.speaker)
 
 

@@ -43,8 +43,10 @@ NUMBER = (
     r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|"
     r"sixty|seventy|eighty|ninety|hundred|thousand|million"
 )
-OPERATOR = r"plus|minus|times|multiplied by|divided by|squared|cubed|to the power of|[-+*/×÷^]"
-ARITHMETIC = re.compile(rf"\b(?:{NUMBER})\s*(?:{OPERATOR})\s*\w|(?:{OPERATOR})\s*(?:{NUMBER})\b")
+# Arithmetic: a number, an operator, a number ("two plus two", "12 * 12"; not "three times a
+# week", "a 3-day trip" or "24/7").
+OPERATOR = r"plus|minus|times|multiplied by|divided by|[+*×÷^=]"
+ARITHMETIC = re.compile(rf"\b(?:{NUMBER})\s*(?:{OPERATOR})\s*(?:{NUMBER})\b")
 
 
 @dataclass(frozen=True)

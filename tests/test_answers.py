@@ -30,13 +30,17 @@ def test_no_real_question_is_dismissed_as_foolish(answerer):
 @pytest.mark.parametrize(
     "question",
     ["Is he the one?", "Is it worth it?", "Is this the right choice?", "Will the Lakers win?",
-     "How many children will I have?", "What should I cook tonight?"],
+     "How many children will I have?", "What should I cook tonight?",
+     "Should I go running three times a week?", "Is a 3-day trip to Rome a good idea?",
+     "Should I work 24/7 on my startup?"],
 )
 def test_short_and_impersonal_real_questions_are_not_dismissed(answerer, question):
     assert answer_text(answerer, question, seed=2) != FOOLISH_ANSWER
 
 
-@pytest.mark.parametrize("question", ["What is 5+5?", "Will two plus two be four?"])
+@pytest.mark.parametrize(
+    "question", ["What is 5+5?", "Will two plus two be four?", "Should 12 * 12 be 144?"]
+)
 def test_arithmetic_is_foolish_even_about_the_future(answerer, question):
     assert answer_text(answerer, question, seed=2) == FOOLISH_ANSWER
 

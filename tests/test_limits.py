@@ -19,6 +19,7 @@ from gradio_client.exceptions import AppError
 from pipelines import audio
 from pipelines.ahead import in_background
 from pipelines.errors import UserFacingError
+from pipelines.llm import local_answerer, smollm2_gguf
 from pipelines.remote import ApiUnavailable, MalformedReply, call_with_retry
 from pipelines.spoken_text import speakable, spoken_words, within_words
 
@@ -120,8 +121,8 @@ def test_a_cancelled_request_stops_its_work():
     assert asyncio.run(read_two_then_leave()).borrowed_tokens == 0  # the next request may go
 
 
-def test_the_local_model_is_free_while_an_answer_is_being_spoken(ball):
-    answerer = ball.backends.answerer
+def test_the_local_model_is_free_while_an_answer_is_being_spoken():
+    answerer = local_answerer(smollm2_gguf(), threads=2)  # a GGUF chat model (MAGIC8_LLM_GGUF)
     first = answerer.sentences("Will I travel this summer?", seed=1)
     next(first)  # this answer is being spoken: its reader is elsewhere
     other = []
