@@ -87,7 +87,7 @@ BAD_INPUTS = {
 }
 
 
-@pytest.mark.parametrize("api_name", ["/ask", "/ask_stream"])
+@pytest.mark.parametrize("api_name", ["/ask", "/ask_stream", "/ask_hls"])
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
 def test_bad_input_gets_a_human_message(client, tmp_path, case, api_name):
     name, make, message = BAD_INPUTS[case]
@@ -128,7 +128,9 @@ def test_read_response_speaks_short_texts_only(client):
     text = "The proof of the pudding is in the eating."
     pieces = list(client.submit(text, api_name="/read_response"))
     assert pieces and all(Path(piece).stat().st_size for piece in pieces)
-    for text, message in (("word " * 500, "too long to speak"), ("   ", "write the text")):
+    refused = [("word " * 500, "too long to speak"), ("   ", "write the text"),
+               (12, "write the text"), (["a", "b"], "write the text"), (None, "write the text")]
+    for text, message in refused:
         with pytest.raises(AppError, match=message):
             client.submit(text, api_name="/read_response").result(timeout=TIMEOUT_S)
 
