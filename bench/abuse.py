@@ -95,8 +95,9 @@ def chunk(samples: np.ndarray, offset: int, recording: str | None, rate: int = 1
 class Abuse:
     """The items, against the app at `url`."""
 
-    def __init__(self, url: str, wav: Path, workdir: Path) -> None:
+    def __init__(self, url: str, pid: int, wav: Path, workdir: Path) -> None:
         self.url = url
+        self.pid = pid
         self.client = Client(url, verbose=False)
         self.recorder = RecorderRoute(url)
         self.wav = wav
@@ -216,7 +217,9 @@ class Abuse:
         return f"HTTP {response.status_code}"
 
     def cancel(self) -> str:
-        times = []
+        """Five /ask_stream cancelled while speaking: how long `cancel()` took, and the app's
+        CPU-seconds in the second that follows the first second after it."""
+        times, after = [], []
         for _ in range(5):
             job = self.client.submit(handle_file(str(self.wav)), api_name="/ask_stream")
             while job.status().code.name != "ITERATING" and not job.done():
@@ -224,7 +227,14 @@ class Abuse:
             started = time.perf_counter()
             job.cancel()
             times.append(time.perf_counter() - started)
-        return f"cancel answered in {min(times):.2f}–{max(times):.2f} s (5 jobs)"
+            time.sleep(max(0.0, started + 1.0 - time.perf_counter()))
+            before = Usage.of(self.pid).cpu_s
+            time.sleep(1.0)
+            after.append(Usage.of(self.pid).cpu_s - before)
+        return (
+            f"cancel answered in {min(times):.2f}–{max(times):.2f} s (5 jobs); app CPU-s in "
+            f"the 2nd second after: {', '.join(f'{cpu:.2f}' for cpu in after)}"
+        )
 
 
 def measure(item: Item, pid: int, client: Client, wav: Path, idle: "Idle") -> dict:
@@ -308,7 +318,7 @@ def main() -> None:
         )
         print(f"{'item':<38} {'time':>6} {'CPU-s':>6} {'MB before → after':>19} {'/ask':>6}  message")
         worst_cpu, worst_kept, worst_ask = 0.0, 0.0, 0.0
-        for item in Abuse(url, wav, workdir).items():
+        for item in Abuse(url, process.pid, wav, workdir).items():
             if args.only not in item.name:
                 continue
             result = measure(item, process.pid, client, wav, idle)
