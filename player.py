@@ -4,7 +4,7 @@ the chunks join without gaps.
 Why not the streamed `gr.Audio` on the page: Gradio 6.17 re-encodes every streamed chunk to AAC
 (three ffmpeg/ffprobe processes, about 0.25 s a chunk on 2 cores) and plays the result through an
 HLS player that buffers about 2 s before it starts; each chunk decoded on its own also leaves a gap
-at every seam. (`gr.Audio(streaming=True)` stays for gradio_client users: `/ask_stream`.)
+at every seam. (`gr.Audio(streaming=True)` stays for HLS players: `/ask_hls`.)
 
 How: a `gr.HTML` component with its own JavaScript (Gradio's way of adding front-end behaviour
 from Python, no build step). Its value is JSON: the answer's stream id, the MP3 chunks so far
@@ -93,8 +93,3 @@ def player_stream(chunks: Iterable[bytes]) -> Iterator[str]:
         encoded.append(base64.b64encode(chunk).decode("ascii"))
         yield json.dumps({"stream": stream_id, "chunks": encoded, "end": False})
     yield json.dumps({"stream": stream_id, "chunks": encoded, "end": True})
-
-
-def player_chunks(value: str) -> list[bytes]:
-    """The MP3 chunks in a player value (what the page appends), for tests and benchmarks."""
-    return [base64.b64decode(chunk) for chunk in json.loads(value)["chunks"]]

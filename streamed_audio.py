@@ -8,8 +8,9 @@ under 0.02 s a chunk): the segments join into the answer's one AAC stream.
 
 The hook is `Audio.stream_output`, which Gradio calls with each value the handler yields and
 the stream's id (one per answer). The handler yields each MP3 chunk of the answer as bytes and,
-at the end, b"" to flush the encoder. Not a documented API, so requirements.txt pins Gradio and
-tests/test_app.py checks the playlist's segments against the complete answer.
+at the end, b"" to flush the encoder (`mp3_chunks` never yields empty bytes). Not a documented
+API, so requirements.txt pins Gradio and tests/test_seams.py checks the playlist's segments
+against the complete answer.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ class SpeechStream(gr.Audio):
         """Gradio's hook: the next HLS segment of stream `output_id` for `value` (MP3 bytes, or
         END_OF_SPEECH), and the playlist's file data."""
         if not isinstance(value, bytes):
+            # An answer begins with an update without speech. Gradio names streams after the
+            # id of the handler's iterator, which Python reuses: an encoder left by an answer
+            # that never ended (cancelled) must not carry on into the next one.
+            self._encoders.pop(output_id, None)
             return await super().stream_output(value, output_id, first_chunk)
         _, playlist = await super().stream_output(None, output_id, first_chunk)
         if value == END_OF_SPEECH:

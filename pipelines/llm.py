@@ -135,12 +135,12 @@ def smollm2_gguf() -> Path | None:
     return Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def local_answerer(gguf: Path | None, threads: int) -> Answerer:
+def local_answerer(gguf: Path | None, threads: int, english: bool = True) -> Answerer:
     """The offline answerer: a GGUF chat model through llama.cpp where one is given, otherwise
-    the proverb bank (pipelines/proverbs.py), whose answers rated far better than
-    SmolLM2-135M's (README, "Offline answers")."""
+    the proverb bank (pipelines/proverbs.py; `english`: whether questions come in English),
+    whose answers rated far better than SmolLM2-135M's (README, "Offline answers")."""
     if gguf is None:
-        return ProverbAnswerer()
+        return ProverbAnswerer(english)
     name = "SmolLM2-135M" if gguf == smollm2_gguf() else gguf.stem
     return LlamaCppAnswerer(gguf, name, threads)
 

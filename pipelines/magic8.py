@@ -93,7 +93,9 @@ def embedded_backends(settings: Settings) -> Backends:
     return Backends(
         transcriber=transcriber,
         answerer=local_answerer(
-            Path(settings.llm_gguf) if settings.llm_gguf else None, settings.threads
+            Path(settings.llm_gguf) if settings.llm_gguf else None,
+            settings.threads,
+            settings.questions_in_english,
         ),
         speaker=choose_speaker(
             settings.tts,

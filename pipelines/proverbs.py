@@ -26,17 +26,15 @@ FALLBACK_TOPIC = "life"  # counts only where no other topic matches
 BANK_PATH = Path(__file__).with_name("proverbs.toml")
 
 # What makes a question one about the asker's life: the asker or someone close ("I", "my",
-# "she"), the future ("will", "should", "going to"), or a request for advice ("is it a good
-# idea to", "is now the right time"). Apostrophes are dropped first: "I'm" is "im".
+# "she"), the future ("will", "should", "going to"), or a judgement asked for ("is it a good
+# idea to", "worth it", "is he the one"). Words are split at apostrophes: "she's" is "she s".
 PEOPLE = frozenset(
-    "i me my mine myself we us our ours ourselves im ive ill id he him his she her hers they "
-    "them their".split()
+    "i me my mine myself we us our ours ourselves he him his she her hers they them their".split()
 )
 FUTURE = frozenset("will should shall would could going gonna ought might".split())
 ADVICE = re.compile(
-    r"\b(?:good|bad|right|wrong|best|wise|smart|safe|worth|time|okay|ok)\b.*\bto\b|"
-    r"\b(?:good|bad|right|wrong|best|wise|smart) (?:idea|choice|decision|move|time|thing)\b|"
-    r"\bworth it\b"
+    r"\b(?:good|bad|right|wrong|best|better|wise|smart|safe|worth|lucky|successful|okay|ok)\b|"
+    r"\btime to\b|\bthe one\b"
 )
 NUMBER = (
     r"\d+(?:\.\d+)?|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
@@ -72,7 +70,7 @@ class Topic:
 
 
 def _words(question: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+", question.lower().replace("'", "").replace("’", ""))
+    return re.findall(r"[a-z0-9]+", question.lower())
 
 
 def _draw(key: str, count: int) -> int:
@@ -125,15 +123,14 @@ class ProverbBank:
         about_life = words & PEOPLE or words & FUTURE or ADVICE.search(text)
         return bool(ARITHMETIC.search(text)) or not about_life
 
-    def answer(self, question: str, seed: int) -> str:
-        """The Magic 8 Ball's answer to `question`: the foolish line, or a saying drawn from
-        the question's topic (or from all of them, where it names none) by question and seed."""
-        if self.is_foolish(question):
+    def answer(self, question: str, seed: int, judge: bool = True) -> str:
+        """The Magic 8 Ball's answer to `question`: the foolish line (where `judge` is on), or
+        a saying drawn from the question's topic (`life`, where it names none) by question and
+        seed."""
+        if judge and self.is_foolish(question):
             return FOOLISH_ANSWER
         key = f"{seed}:{' '.join(_words(question))}"
-        topics = self.topics_of(question) or [
-            t for t in self.topics if t.name == FALLBACK_TOPIC
-        ] or list(self.topics)
+        topics = self.topics_of(question) or [t for t in self.topics if t.name == FALLBACK_TOPIC]
         topic = topics[_draw(key + ":topic", len(topics))]
         return topic.sayings[_draw(key + ":saying", len(topic.sayings))].text
 
@@ -146,14 +143,16 @@ def proverb_bank() -> ProverbBank:
 
 class ProverbAnswerer:
     """The offline answerer (no chat model): a saying from the bank for the question's topic,
-    or the foolish line (see the module)."""
+    or the foolish line (see the module). The rules read English: for questions in another
+    language (`english` False) there is no foolish line, and most get a `life` saying."""
 
     name = "proverb bank"
     remote = False
 
-    def __init__(self, bank: ProverbBank | None = None) -> None:
-        self._bank = bank or proverb_bank()
+    def __init__(self, english: bool = True) -> None:
+        self._bank = proverb_bank()
+        self._english = english
 
     def sentences(self, question: str, seed: int) -> Iterator[str]:
         """The bank's answer, as one sentence."""
-        yield self._bank.answer(question, seed)
+        yield self._bank.answer(question, seed, judge=self._english)

@@ -142,6 +142,11 @@ class Settings:
         return bool(self.hf_token or self.llm_url)
 
     @property
+    def questions_in_english(self) -> bool:
+        """Whether transcripts come in English: MAGIC8_ASR_LANGUAGE en, or translated to it."""
+        return self.asr_language == "en" or self.asr_task == "translate"
+
+    @property
     def max_upload_bytes(self) -> int:
         """The largest file Gradio takes: MAGIC8_MAX_UPLOAD_MB, or by default the longest
         recording allowed as a 48 kHz stereo 32-bit WAV, plus 1 MB."""

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from bench.questions import FOOLISH, PROFANITY, REAL
-from pipelines.llm import EXAMPLES, MAX_WORDS, answer_text
+from pipelines.llm import EXAMPLES, MAX_WORDS, answer_text, local_answerer
 from pipelines.proverbs import FOOLISH_ANSWER, LEANINGS, ProverbBank
 
 
@@ -32,7 +32,8 @@ def test_no_real_question_is_dismissed_as_foolish(answerer):
     ["Is he the one?", "Is it worth it?", "Is this the right choice?", "Will the Lakers win?",
      "How many children will I have?", "What should I cook tonight?",
      "Should I go running three times a week?", "Is a 3-day trip to Rome a good idea?",
-     "Should I work 24/7 on my startup?"],
+     "Should I work 24/7 on my startup?", "She's the one?", "We'll be fine?",
+     "Is Bitcoin a good investment?", "Is this job offer worth taking?"],
 )
 def test_short_and_impersonal_real_questions_are_not_dismissed(answerer, question):
     assert answer_text(answerer, question, seed=2) != FOOLISH_ANSWER
@@ -81,3 +82,8 @@ def test_the_bank_is_made_of_distinct_short_sayings_that_can_answer_every_way():
         assert saying[-1] in ".!?" and len(saying.split()) <= MAX_WORDS, saying
     for topic in bank.topics:
         assert {s.leaning for s in topic.sayings} == set(LEANINGS), topic.name
+
+
+def test_questions_in_another_language_are_never_foolish():
+    answerer = local_answerer(None, threads=1, english=False)
+    assert answer_text(answerer, "Quelle est la capitale de la France ?", 1) != FOOLISH_ANSWER

@@ -123,6 +123,7 @@ def test_a_cancelled_request_stops_its_work():
 
 def test_the_local_model_is_free_while_an_answer_is_being_spoken():
     answerer = local_answerer(smollm2_gguf(), threads=2)  # a GGUF chat model (MAGIC8_LLM_GGUF)
+    assert answerer.name == "SmolLM2-135M"
     first = answerer.sentences("Will I travel this summer?", seed=1)
     next(first)  # this answer is being spoken: its reader is elsewhere
     other = []

@@ -51,7 +51,9 @@ def test_noise_is_not_transcribed(ball, tmp_path):
 @pytest.fixture(scope="module")
 def smollm2():
     """A GGUF chat model through llama.cpp, as MAGIC8_LLM_GGUF gives it: SmolLM2-135M."""
-    return local_answerer(smollm2_gguf(), threads=2)
+    answerer = local_answerer(smollm2_gguf(), threads=2)
+    assert answerer.name == "SmolLM2-135M"  # installed, not the proverb bank in its place
+    return answerer
 
 
 @pytest.mark.parametrize(
