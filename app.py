@@ -216,7 +216,7 @@ class Page:
         (one MP3) and the details (backends, notices, timings)."""
 
         def outputs(turn: Turn, mp3: FileData | None) -> tuple:
-            return turn.question, turn.answer or "", mp3, turn.details()
+            return turn.question, turn.answer or "", mp3, turn.details() if mp3 else None
 
         heard = self._heard(audio)
         async for result in self._relay(lambda: self._spoken(heard, whole_mp3, outputs)):
