@@ -32,7 +32,7 @@ import gradio as gr
 # them).
 TIMING_JS = """
 const timing = window.magic8Timing ??=
-  {clicks: [], captures: [], stops: [], pauses: [], sent: [], playing: []};
+  {clicks: [], captures: [], stops: [], pauses: [], sent: [], recorded: [], playing: []};
 """
 
 PLAYER_JS = TIMING_JS + r"""

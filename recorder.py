@@ -20,7 +20,9 @@ fires the `recorded` event with the recording's id, which the app answers.
 For tests and benchmarks the script keeps page-side timestamps in `window.magic8Timing`
 (`performance.now()` milliseconds): `clicks` (Record), `captures` (the first audio of each
 recording), `stops` (Stop clicked or pause heard) and `pauses` (the stops that were a pause);
-and `sent`, the seconds of audio the server confirmed having, per recording.
+`sent`, the seconds of audio the server confirmed having, and `recorded`, the seconds the
+microphone gave from the first sample to the stop by the audio clock, per recording; and
+`recording`, the seconds of audio the recording in progress has so far.
 """
 
 from __future__ import annotations
@@ -127,7 +129,7 @@ async function start() {
     return;
   }
   if (!rec.capturing) { endCapture(rec); return; }  // stopped while the microphone opened
-  const began = context.currentTime;
+  const began = rec.began = context.currentTime;
   rec.node.port.onmessage = (event) => {
     if (!rec.capturing) return;
     const {time, samples} = event.data;
@@ -135,6 +137,7 @@ async function start() {
     if (rec.stopAt !== null && time >= rec.stopAt) { endCapture(rec); return; }
     if (!rec.heard) { rec.heard = true; timing.captures.push(performance.now()); }
     rec.pending.push(samples);
+    timing.recording = time + samples.length / context.sampleRate - began;
   };
   rec.source.connect(rec.node);
   show(true, handsFree.checked ? 'Listening… I answer when you pause.'
@@ -220,6 +223,7 @@ function stop(rec, paused) {
   (rec.sending || Promise.resolve()).then(() => {
     if (rec.failed) return;
     timing.sent.push(rec.sent / context.sampleRate);
+    timing.recorded.push(rec.began === undefined ? 0 : rec.stopAt - rec.began);
     if (rec.id) trigger('recorded', {recording: rec.id});
     else if (current === rec) show(false, 'Nothing was recorded: press Record, then ask.');
   });

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,7 +107,8 @@ class Heard:
     last_word_to_sound_s: float  # the end of the question to the first sound
     last_word_to_stop_s: float  # below 0: the recording stopped before the question ended
     click_to_capture_s: float  # the Record click to the first audio the page received
-    captured_s: float  # the first audio the page received to the end of the recording
+    captured_s: float  # the first audio the page received to the end of the recording (wall clock)
+    recorded_s: float  # the same by the audio clock: the audio the microphone gave up to the stop
     sent_s: float  # the audio the server confirmed having
     stopped_by_pause: bool
 
@@ -126,9 +126,14 @@ def ask_out_loud(
     page.locator(RECORD_BUTTON).click()
     if stop_after_s is not None:
         # The fake microphone starts playing when the browser has opened it (usually at once;
-        # seconds later on a starved machine), as a person starts talking at "Listening…".
+        # seconds later on a starved machine), as a person starts talking at "Listening…". It
+        # plays by the audio clock, which falls behind the wall clock on a starved machine (CI
+        # once had 1.6 s of audio in 2.0 s), so the person's time is the audio clock's.
         page.wait_for_function(f"() => window.magic8Timing.captures.length > {captured_before}")
-        time.sleep(microphone.last_word_s + stop_after_s)
+        page.wait_for_function(
+            f"() => window.magic8Timing.recording >= {microphone.last_word_s + stop_after_s}",
+            timeout=timeout_ms,
+        )
         page.locator(RECORD_BUTTON).click()
     page.wait_for_function(
         f"() => window.magic8Timing.playing.length > {heard_before}", timeout=timeout_ms
@@ -148,6 +153,7 @@ def ask_out_loud(
         last_word_to_stop_s=(stop - last_word) / 1000,
         click_to_capture_s=(timing["captures"][-1] - timing["clicks"][-1]) / 1000,
         captured_s=(stop - timing["captures"][-1]) / 1000,
+        recorded_s=timing["recorded"][-1],
         sent_s=timing["sent"][-1],
         stopped_by_pause=bool(timing["pauses"]) and timing["pauses"][-1] == timing["stops"][-1],
     )

@@ -41,9 +41,13 @@ def test_question_from_the_record_click_is_heard_whole(ball, page_for, tmp_path)
     heard = ask_out_loud(page, microphone)  # talking at the click, Stop 0.4 s after
 
     print(f"\npage {heard.question!r}, uploaded {uploaded!r}; "
-          f"Stop to first sound {heard.stop_to_sound_s:.2f} s")
+          f"Stop to first sound {heard.stop_to_sound_s:.2f} s; recorded {heard.recorded_s:.2f} s "
+          f"by the audio clock, {heard.captured_s:.2f} s by the wall clock")
     assert words(heard.question)[:2] == words(QUESTION)[:2]  # the first words are not lost
-    assert abs(heard.sent_s - heard.captured_s) < 0.1  # every chunk reached the server
+    # Every chunk the microphone gave up to the Stop reached the server. (Compared by the audio
+    # clock: on a starved machine Chromium's fake microphone and audio clock fall behind the wall
+    # clock, so the file has played less than the wall-clock time; CI once saw 1.61 s of 1.98.)
+    assert abs(heard.sent_s - heard.recorded_s) < 0.05
     # Chromium's audio path changes a word for Whisper tiny.en now and then.
     assert word_edits(uploaded, heard.question) <= 1
     assert any(word in heard.question.lower() for word in QUESTION_WORDS)
