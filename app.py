@@ -306,7 +306,9 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
         gr.api(page.read_response, api_name="read_response", **answering)
         with gr.Row(visible=False):
             recording = gr.Audio(type="filepath", label="Question")
-            speech = SpeechStream(label="Spoken answer", streaming=True, autoplay=True)
+            speech = SpeechStream(
+                label="Spoken answer", streaming=True, autoplay=True, streams=demo.pending_streams
+            )
         gr.on(
             [], page.ask_hls, inputs=recording, outputs=[question_box, answer_box, speech],
             api_name="ask_hls", **answering,

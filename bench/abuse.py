@@ -37,6 +37,8 @@ from tests.helpers import RecorderRoute, app_process  # noqa: E402
 
 QUESTION = "Will I find a new job this year?"
 STREAMS, STREAM_SECONDS = 10, 30.0
+HLS_ANSWERS = 100  # more than streamed_audio.MOST_KEPT_ANSWERS
+CANCELS = 5
 TICKS = 100  # /proc's clock ticks per second on Linux
 SETTLE_S = 2.0
 IDLE_S = 10.0
@@ -66,10 +68,12 @@ class Usage:
 
 @dataclass(frozen=True)
 class Item:
-    """One abuse item: `run()` does it and returns the message the visitor got."""
+    """One abuse item: `run()` does it (in `requests` requests) and returns the message the
+    visitor got."""
 
     name: str
     run: Callable[[], str]
+    requests: int = 1
 
 
 def error_text(call: Callable[[], object]) -> str:
@@ -129,6 +133,7 @@ class Abuse:
                 Item(
                     f"{STREAMS} abandoned {STREAM_SECONDS:.0f} s streams{again}",
                     lambda: self.abandoned_streams(STREAMS),
+                    STREAMS,
                 )
                 for again in ("", ", again")
             ),
@@ -140,7 +145,8 @@ class Abuse:
             Item("private event, made-up recording", self.private_event),
             Item("/gradio_api/file=http://… redirect", self.redirect),
             Item("/gradio_api/run/ (queue bypass)", self.run_route),
-            Item("cancel an /ask_stream", self.cancel),
+            Item("cancel an /ask_stream", self.cancel, CANCELS),
+            Item(f"{HLS_ANSWERS} /ask_hls answers", self.hls_answers, HLS_ANSWERS),
         ]
 
     def _stream(self, seconds: float, results: list[str]) -> None:
@@ -220,7 +226,7 @@ class Abuse:
         """Five /ask_stream cancelled while speaking: how long `cancel()` took, and the app's
         CPU-seconds in the second that follows the first second after it."""
         times, after = [], []
-        for _ in range(5):
+        for _ in range(CANCELS):
             job = self.client.submit(handle_file(str(self.wav)), api_name="/ask_stream")
             while job.status().code.name != "ITERATING" and not job.done():
                 time.sleep(0.02)
@@ -232,9 +238,26 @@ class Abuse:
             time.sleep(1.0)
             after.append(Usage.of(self.pid).cpu_s - before)
         return (
-            f"cancel answered in {min(times):.2f}–{max(times):.2f} s (5 jobs); app CPU-s in "
+            f"cancel answered in {min(times):.2f}–{max(times):.2f} s ({CANCELS} jobs); app CPU-s in "
             f"the 2nd second after: {', '.join(f'{cpu:.2f}' for cpu in after)}"
         )
+
+    def hls_answers(self) -> str:
+        """HLS_ANSWERS /ask_hls in a row, from a new visitor each: how many of their playlists are still served at the
+        end (Gradio kept them all), and whether each listed only its own answer's segments
+        (the same seeded answer each time)."""
+        playlists = []
+        for _ in range(HLS_ANSWERS):  # from as many visitors (a session each)
+            client = Client(self.url, verbose=False, download_files=False)
+            *_, (_question, _answer, playlist) = client.submit(
+                handle_file(str(self.wav)), api_name="/ask_hls"
+            )
+            text = httpx.get(playlist["url"], timeout=30).text
+            playlists.append((playlist["url"], text.count("#EXTINF")))
+        urls = {url for url, _ in playlists}
+        kept = sum(httpx.get(url, timeout=10).status_code == 200 for url in urls)
+        segments = sorted({count for _, count in playlists})
+        return f"{kept} of {len(urls)} playlists still served; segments per answer {segments}"
 
 
 def measure(item: Item, pid: int, client: Client, wav: Path, idle: "Idle") -> dict:
@@ -323,7 +346,7 @@ def main() -> None:
                 continue
             result = measure(item, process.pid, client, wav, idle)
             before, after = result["rss"]
-            worst_cpu = max(worst_cpu, result["cpu"])
+            worst_cpu = max(worst_cpu, result["cpu"] / item.requests)
             worst_kept = max(worst_kept, after - before)
             worst_ask = max(worst_ask, result["ask"])
             print(
@@ -338,7 +361,7 @@ def main() -> None:
         with app_process(env, workdir / "soak.log") as (url, process):
             rows = soak(process.pid, Client(url, verbose=False), wav, args.soak, cache)
     summary = (
-        f"abuse: worst item {worst_cpu:.1f} CPU-s and {worst_kept:+.0f} MB kept, /ask during "
+        f"abuse: worst request {worst_cpu:.1f} CPU-s, worst item {worst_kept:+.0f} MB kept, /ask during "
         f"items at most {worst_ask:.1f}x idle"
     )
     warm = [row for row in rows if row[0] >= 100]

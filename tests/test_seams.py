@@ -85,3 +85,20 @@ def test_hls_segments_join_into_one_stream_as_long_as_the_answer(
     assert np.sum(reference**2) > 10 * np.sum(error**2)
     listed = sum(float(line[8:].rstrip(",")) for line in playlist if line[:8] == "#EXTINF:")
     assert abs(listed - joined.size / AAC_RATE) <= 0.005
+
+
+def test_every_hls_answer_lists_its_own_segments_only(seeded_server, question_wav):
+    # Gradio names an answer's stream after the id() of its handler's iterator, which Python
+    # reuses once an answer has ended: a later answer was appended to the ended playlist.
+    client = Client(seeded_server[0], verbose=False, download_files=False)
+    segments, urls = [], set()
+    for _ in range(10):  # the same seeded question: the same answer each time
+        *_, (_question, _answer, playlist) = client.submit(
+            handle_file(str(question_wav)), api_name="/ask_hls"
+        )
+        lines = httpx.get(playlist["url"], timeout=30).text.splitlines()
+        assert "#EXT-X-ENDLIST" in lines
+        segments.append(sum(1 for line in lines if line and not line.startswith("#")))
+        urls.add(playlist["url"])
+    print(f"\n{10 - len(urls)} of 10 playlist URLs were an earlier answer's; segments {segments}")
+    assert len(set(segments)) == 1
