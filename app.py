@@ -49,6 +49,10 @@ RECORDING_GRACE_S = 60
 # choice on Windows) cost a tenth of that. Gradio has no public setting for either.
 QUEUE_POLL_S, PROGRESS_POLL_S = 0.01, 0.1
 MOST_JSON_BYTES = 4 * 2**20  # a request that is not an upload: a recorder chunk is at most 2.6 MB
+# Gradio keeps a copy of the page's config for each visitor session (about 100 KB here, the
+# page's scripts mostly), for the latest 10,000 sessions by default: 1 GB for anyone who opens
+# sessions. The app keeps nothing in sessions (no gr.State), so the latest 200 are plenty.
+SESSIONS_KEPT = 200
 
 
 @contextmanager
@@ -330,6 +334,7 @@ def main() -> None:
     app._queue.progress_update_sleep_when_free = PROGRESS_POLL_S  # noqa: SLF001
     app.launch(
         max_file_size=settings.max_upload_bytes,
+        state_session_capacity=SESSIONS_KEPT,
         app_kwargs={
             "middleware": [Middleware(HttpGuard)],
             "max_body_size": max(settings.max_upload_bytes, MOST_JSON_BYTES) + 2**20,

@@ -39,6 +39,7 @@ QUESTION = "Will I find a new job this year?"
 STREAMS, STREAM_SECONDS = 10, 30.0
 HLS_ANSWERS = 100  # more than streamed_audio.MOST_KEPT_ANSWERS
 CANCELS = 5
+VISITORS = 300  # more than app.SESSIONS_KEPT
 TICKS = 100  # /proc's clock ticks per second on Linux
 SETTLE_S = 2.0
 IDLE_S = 10.0
@@ -147,6 +148,10 @@ class Abuse:
             Item("/gradio_api/run/ (queue bypass)", self.run_route),
             Item("cancel an /ask_stream", self.cancel, CANCELS),
             Item(f"{HLS_ANSWERS} /ask_hls answers", self.hls_answers, HLS_ANSWERS),
+            *(
+                Item(f"{VISITORS} visitors, a request each{again}", self.visitors, VISITORS)
+                for again in ("", ", again")
+            ),
         ]
 
     def _stream(self, seconds: float, results: list[str]) -> None:
@@ -223,7 +228,7 @@ class Abuse:
         return f"HTTP {response.status_code}"
 
     def cancel(self) -> str:
-        """Five /ask_stream cancelled while speaking: how long `cancel()` took, and the app's
+        """CANCELS /ask_stream cancelled while speaking: how long `cancel()` took, and the app's
         CPU-seconds in the second that follows the first second after it."""
         times, after = [], []
         for _ in range(CANCELS):
@@ -238,14 +243,14 @@ class Abuse:
             time.sleep(1.0)
             after.append(Usage.of(self.pid).cpu_s - before)
         return (
-            f"cancel answered in {min(times):.2f}–{max(times):.2f} s ({CANCELS} jobs); app CPU-s in "
-            f"the 2nd second after: {', '.join(f'{cpu:.2f}' for cpu in after)}"
+            f"cancel answered in {min(times):.2f}–{max(times):.2f} s ({CANCELS} jobs); app "
+            f"CPU-s in the 2nd second after: {', '.join(f'{cpu:.2f}' for cpu in after)}"
         )
 
     def hls_answers(self) -> str:
-        """HLS_ANSWERS /ask_hls in a row, from a new visitor each: how many of their playlists are still served at the
-        end (Gradio kept them all), and whether each listed only its own answer's segments
-        (the same seeded answer each time)."""
+        """HLS_ANSWERS /ask_hls in a row, from a new visitor each: how many of their playlists
+        are still served at the end (Gradio kept them all), and whether each listed only its own
+        answer's segments (the same seeded answer each time)."""
         playlists = []
         for _ in range(HLS_ANSWERS):  # from as many visitors (a session each)
             client = Client(self.url, verbose=False, download_files=False)
@@ -258,6 +263,12 @@ class Abuse:
         kept = sum(httpx.get(url, timeout=10).status_code == 200 for url in urls)
         segments = sorted({count for _, count in playlists})
         return f"{kept} of {len(urls)} playlists still served; segments per answer {segments}"
+
+    def visitors(self) -> str:
+        """VISITORS new gradio_client sessions, each reading "Yes." aloud once."""
+        for _ in range(VISITORS):
+            list(Client(self.url, verbose=False).submit("Yes.", api_name="/read_response"))
+        return "each answered"
 
 
 def measure(item: Item, pid: int, client: Client, wav: Path, idle: "Idle") -> dict:
@@ -361,8 +372,8 @@ def main() -> None:
         with app_process(env, workdir / "soak.log") as (url, process):
             rows = soak(process.pid, Client(url, verbose=False), wav, args.soak, cache)
     summary = (
-        f"abuse: worst request {worst_cpu:.1f} CPU-s, worst item {worst_kept:+.0f} MB kept, /ask during "
-        f"items at most {worst_ask:.1f}x idle"
+        f"abuse: worst request {worst_cpu:.1f} CPU-s, worst item {worst_kept:+.0f} MB kept, "
+        f"/ask during items at most {worst_ask:.1f}x idle"
     )
     warm = [row for row in rows if row[0] >= 100]
     if len(warm) > 1:  # memory swings by ±15 MB from one reading to the next: a fitted line
