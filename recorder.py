@@ -129,15 +129,15 @@ async function start() {
     return;
   }
   if (!rec.capturing) { endCapture(rec); return; }  // stopped while the microphone opened
-  const began = rec.began = context.currentTime;
+  rec.began = context.currentTime;
   rec.node.port.onmessage = (event) => {
     if (!rec.capturing) return;
     const {time, samples} = event.data;
-    if (rec.stopAt === null && time >= began + MAX_SECONDS) stop(rec, false);  // the limit
+    if (rec.stopAt === null && time >= rec.began + MAX_SECONDS) stop(rec, false);  // the limit
     if (rec.stopAt !== null && time >= rec.stopAt) { endCapture(rec); return; }
     if (!rec.heard) { rec.heard = true; timing.captures.push(performance.now()); }
     rec.pending.push(samples);
-    timing.recording = time + samples.length / context.sampleRate - began;
+    timing.recording = time + samples.length / context.sampleRate - rec.began;
   };
   rec.source.connect(rec.node);
   show(true, handsFree.checked ? 'Listening… I answer when you pause.'

@@ -36,6 +36,11 @@ def complete(seeded_server, question_wav) -> tuple[str, bytes]:
     return answer, Path(mp3_path).read_bytes()
 
 
+def segment_names(playlist: list[str]) -> list[str]:
+    """The segments an HLS playlist's lines list, in order."""
+    return [line for line in playlist if line and not line.startswith("#")]
+
+
 def assert_same_audio(streamed: bytes, complete: bytes, chunk_seconds: float, pieces: int) -> None:
     """`streamed` is `complete`: as long (±60 ms), with no gap and no click at any seam (sample
     for sample the same audio), and it came in pieces of at most `chunk_seconds`."""
@@ -72,7 +77,7 @@ def test_hls_segments_join_into_one_stream_as_long_as_the_answer(
     playlist_url = updates[-1][2]["url"]
     # Fetched as a browser's HLS player fetches: the playlist, then each segment it lists.
     playlist = httpx.get(playlist_url, timeout=30).text.splitlines()
-    names = [line for line in playlist if line and not line.startswith("#")]
+    names = segment_names(playlist)
     segments = [httpx.get(httpx.URL(playlist_url).join(name), timeout=30).content for name in names]
     assert "#EXT-X-ENDLIST" in playlist and len(segments) >= 2
     joined = ffmpeg_decode(b"".join(segments), AAC_RATE)
@@ -98,7 +103,7 @@ def test_every_hls_answer_lists_its_own_segments_only(seeded_server, question_wa
         )
         lines = httpx.get(playlist["url"], timeout=30).text.splitlines()
         assert "#EXT-X-ENDLIST" in lines
-        segments.append(sum(1 for line in lines if line and not line.startswith("#")))
+        segments.append(len(segment_names(lines)))
         urls.add(playlist["url"])
     print(f"\n{10 - len(urls)} of 10 playlist URLs were an earlier answer's; segments {segments}")
     assert len(set(segments)) == 1
