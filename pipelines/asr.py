@@ -10,7 +10,8 @@ from typing import Protocol
 import numpy as np
 
 from pipelines.audio import ASR_SAMPLE_RATE, encode_wav
-from pipelines.remote import call_with_retry, reading_reply, served_model_name
+from pipelines.providers import Route, ServedStage
+from pipelines.remote import reading_reply
 
 
 class Transcriber(Protocol):
@@ -232,33 +233,33 @@ def first_layers_assistant(model, layers: int = 1):
     return assistant.to(model.device, model.dtype).eval()
 
 
-class InferenceApiTranscriber:
-    """Whisper on a server: the Hugging Face Inference API (`model`), or any endpoint at `url`
-    that takes the audio as the request body and answers `{"text": ...}`.
+class ServedTranscriber:
+    """Whisper on a server: on the Hugging Face Inference Provider that serves it, or at an
+    endpoint (MAGIC8_ASR_URL) that takes the audio as the request body and answers
+    `{"text": ...}` (see `providers.ServedStage`).
 
-    The audio goes as a 16 kHz mono WAV (`audio/x-wav`). Raises ApiAuthError or ApiUnavailable
-    (see pipelines.remote) after at most one retry within `timeout_s`.
+    The audio goes as a 16 kHz mono WAV (`audio/x-wav`). Raises ServedStageFailure (see
+    pipelines.remote) after at most one retry within `timeout_s`.
     """
 
     remote = True
 
-    def __init__(self, model: str, url: str | None, token: str | None, timeout_s: float):
-        self.name = served_model_name(model, url)
-        self._target = url or model
-        self._token = token
+    def __init__(self, stage: ServedStage, name: str, timeout_s: float) -> None:
+        self.name = name
+        self.stage = stage
         self._timeout_s = timeout_s
 
     def transcribe(self, audio: np.ndarray, sample_rate: int) -> str:
         """The words in `audio`, as the server heard them."""
-        from huggingface_hub import InferenceClient
 
-        def call(timeout_s: float) -> str:
-            client = InferenceClient(model=self._target, token=self._token, timeout=timeout_s)
+        def call(route: Route, timeout_s: float) -> str:
+            client = route.client(self.stage.token, timeout_s)
+            model = None if route.url else route.service.model  # an endpoint is the client's
             with reading_reply("no text in the answer"):
-                return client.automatic_speech_recognition(wav_path).text.strip()
+                return client.automatic_speech_recognition(wav_path, model=model).text.strip()
 
         # From a .wav path, huggingface_hub sends the bytes with an audio content type.
         with tempfile.TemporaryDirectory(prefix="magic8-asr-") as folder:
             wav_path = Path(folder) / "question.wav"
             wav_path.write_bytes(encode_wav(audio, sample_rate))
-            return call_with_retry(call, self._timeout_s)
+            return self.stage.call(self._timeout_s, call)

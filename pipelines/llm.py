@@ -13,13 +13,8 @@ from typing import Iterable, Iterator, Protocol
 
 from pipelines.ahead import run_ahead
 from pipelines.proverbs import ProverbAnswerer
-from pipelines.remote import (
-    RETRYABLE,
-    call_with_retry,
-    describe,
-    reading_reply,
-    served_model_name,
-)
+from pipelines.providers import Route, ServedStage
+from pipelines.remote import SERVED_ERRORS, reading_reply
 
 PERSONA = (
     "You are a Magic 8 Ball. Someone asks you a question or describes a situation, and you "
@@ -218,23 +213,22 @@ class LlamaCppAnswerer:
                 reply.close()  # stops generating when nobody reads the answer any more
 
 
-class InferenceApiAnswerer:
-    """A chat model on a server: the Hugging Face Inference API (`model`), or any
-    OpenAI-compatible server at `url` (chat goes to `{url}/v1/chat/completions`).
+class ServedAnswerer:
+    """A chat model on a server: on the Hugging Face Inference Provider that serves it, or at an
+    OpenAI-compatible server (MAGIC8_LLM_URL: chat goes to `{url}/v1/chat/completions`); see
+    `providers.ServedStage`.
 
     Sends the persona and the question, `max_tokens` and the request's seed. Raises
-    ApiAuthError or ApiUnavailable (see pipelines.remote) after at most one retry.
+    ServedStageFailure (see pipelines.remote) after at most one retry.
     """
 
     remote = True
 
     def __init__(
-        self, model: str, url: str | None, token: str | None, timeout_s: float, max_tokens: int = 64
+        self, stage: ServedStage, name: str, timeout_s: float, max_tokens: int = 64
     ) -> None:
-        self.name = served_model_name(model, url)
-        self._model = model
-        self._url = url
-        self._token = token
+        self.name = name
+        self.stage = stage
         self._timeout_s = timeout_s
         self._max_tokens = max_tokens
 
@@ -242,13 +236,11 @@ class InferenceApiAnswerer:
         """Ask the served model (streamed); each cleaned sentence as soon as it has arrived,
         or a classic answer when the reply is unusable. Retries apply until the first
         sentence; a failure after it ends the answer there."""
-        from huggingface_hub import InferenceClient
 
-        def first_sentences(timeout_s: float) -> tuple[str | None, Iterator[str]]:
-            client = InferenceClient(base_url=self._url, token=self._token, timeout=timeout_s)
-            stream = client.chat_completion(
+        def first_sentences(route: Route, timeout_s: float) -> tuple[str | None, Iterator[str]]:
+            stream = route.client(self.stage.token, timeout_s).chat_completion(
                 messages=build_messages(question),
-                model=self._model,
+                model=route.service.model,
                 max_tokens=self._max_tokens,
                 seed=seed,
                 stream=True,
@@ -256,15 +248,15 @@ class InferenceApiAnswerer:
             sentences = clean_sentences(_delta_texts(stream))
             return next(sentences, None), sentences
 
-        first, rest = call_with_retry(first_sentences, self._timeout_s)
+        first, rest = self.stage.call(self._timeout_s, first_sentences)
         if first is None:
             yield classic_answer(seed)
             return
         yield first
         try:
             yield from rest
-        except RETRYABLE as error:
-            log.warning("the answer broke off after its first sentence (%s)", describe(error))
+        except SERVED_ERRORS as error:
+            log.warning("the answer broke off after its first sentence (%s)", type(error).__name__)
 
 
 def _delta_texts(stream: Iterable) -> Iterator[str]:

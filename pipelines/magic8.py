@@ -15,7 +15,7 @@ import numpy as np
 from pipelines import audio, vad
 from pipelines.asr import (
     FasterWhisperTranscriber,
-    InferenceApiTranscriber,
+    ServedTranscriber,
     Transcriber,
     TransformersWhisperTranscriber,
 )
@@ -25,11 +25,12 @@ from pipelines.ahead import run_ahead
 from pipelines.live import GuessDropped, LiveQuestion
 from pipelines.llm import (
     Answerer,
-    InferenceApiAnswerer,
+    ServedAnswerer,
     answer_text,
     local_answerer,
 )
-from pipelines.remote import ApiAuthError, ApiUnavailable
+from pipelines.providers import ProviderLookup, ServedModel, ServedStage
+from pipelines.remote import ServedStageFailure, served_model_name
 from pipelines.settings import Settings
 from pipelines.spoken_text import speakable, within_words
 from pipelines.tts import Speaker, choose_speaker, joe_voice_path
@@ -39,12 +40,9 @@ S = TypeVar("S")
 T = TypeVar("T")
 
 NOTHING_HEARD = "I didn't catch a question. Please ask again, a little closer to the microphone."
-API_FALLBACK = "Inference API unavailable, answered offline"
 MAX_TEXT_CHARS = 2000  # /read_response: longer text is refused before it is even read
-TOKEN_REFUSED = (
-    "The Hugging Face token was refused: it is invalid or has no access to this model. "
-    "Whoever runs this app needs to set a valid HF_TOKEN."
-)
+# The notice when a served stage failed and its offline model stood in, with the reason.
+OFFLINE_INSTEAD = {"transcriber": "transcribed offline", "answerer": "answered offline"}
 
 
 @dataclass(frozen=True)
@@ -69,8 +67,7 @@ class Backends:
 
 def describe_backends(transcriber: Transcriber, answerer: Answerer, speaker: Speaker) -> str:
     """The line under the answer: where it ran, then each stage's model."""
-    served = transcriber.remote or answerer.remote
-    where = "Inference API" if served else "offline"
+    where = "served" if transcriber.remote or answerer.remote else "offline"
     return " · ".join((where, transcriber.name, answerer.name, speaker.name))
 
 
@@ -110,26 +107,42 @@ def embedded_backends(settings: Settings) -> Backends:
 
 def build_backends(settings: Settings) -> Backends:
     """Served stages where a token or endpoint URL is set, each with its offline fallback;
-    the embedded models everywhere else."""
+    the embedded models everywhere else. With a token, the Inference Providers serving each
+    served model are looked up in the background and logged."""
     offline = embedded_backends(settings)
     if not (settings.asr_remote or settings.llm_remote):
         return offline
+    lookup = ProviderLookup(settings.hf_token)
+    asr = ServedStage(
+        ServedModel(settings.asr_api_model, "automatic-speech-recognition", settings.asr_provider),
+        settings.asr_url, settings.hf_token, lookup,
+    )
+    llm = ServedStage(
+        ServedModel(settings.llm_api_model, "conversational", settings.llm_provider),
+        settings.llm_url, settings.hf_token, lookup,
+    )
+    transcriber = ServedTranscriber(
+        asr, served_model_name(settings.asr_api_model, settings.asr_url), settings.api_timeout
+    )
+    answerer = ServedAnswerer(
+        llm, served_model_name(settings.llm_api_model, settings.llm_url), settings.api_timeout
+    )
+    asr_served, llm_served = settings.asr_remote, settings.llm_remote
     backends = Backends(
-        transcriber=InferenceApiTranscriber(
-            settings.asr_api_model, settings.asr_url, settings.hf_token, settings.api_timeout
-        )
-        if settings.asr_remote
-        else offline.transcriber,
-        answerer=InferenceApiAnswerer(
-            settings.llm_api_model, settings.llm_url, settings.hf_token, settings.api_timeout
-        )
-        if settings.llm_remote
-        else offline.answerer,
+        transcriber=transcriber if asr_served else offline.transcriber,
+        answerer=answerer if llm_served else offline.answerer,
         speaker=offline.speaker,
-        offline_transcriber=offline.transcriber if settings.asr_remote else None,
-        offline_answerer=offline.answerer if settings.llm_remote else None,
+        offline_transcriber=offline.transcriber if asr_served else None,
+        offline_answerer=offline.answerer if llm_served else None,
     )
     log.info("served stages: %s (offline fallbacks ready)", backends.label)
+    on_providers = {
+        name: stage.served
+        for name, stage, served in (("transcription", asr, asr_served), ("answer", llm, llm_served))
+        if served and stage.on_providers
+    }
+    if on_providers:
+        lookup.announce(on_providers)
     return backends
 
 
@@ -245,20 +258,19 @@ class Magic8Ball:
         return Turn(b.transcriber, b.answerer, b.speaker)
 
     def _run_stage(self, turn: Turn, stage: str, fallback: S | None, call: Callable[[S], T]) -> T:
-        """`call(backend)` with the turn's backend for `stage`; when its server is unavailable,
-        again with the offline `fallback`, recorded on the turn with a notice for the person."""
+        """`call(backend)` with the turn's backend for `stage`; when it is a served stage that
+        failed, again with the offline `fallback`, recorded on the turn with a notice that
+        says why (e.g. "answered offline: the Inference credits are used up")."""
         try:
             return call(getattr(turn, stage))
-        except ApiAuthError as error:
-            log.error("%s: the Inference API refused the token (%s)", stage, error)
-            raise UserFacingError(TOKEN_REFUSED) from None
-        except ApiUnavailable as error:
+        except ServedStageFailure as failure:
             if fallback is None:
                 raise
-            log.warning("%s: Inference API unavailable (%s); answering offline", stage, error)
+            notice = f"{OFFLINE_INSTEAD[stage]}: {failure}"
+            log.warning("%s", notice)
             setattr(turn, stage, fallback)
-            if API_FALLBACK not in turn.notices:
-                turn.notices.append(API_FALLBACK)
+            if notice not in turn.notices:
+                turn.notices.append(notice)
             return call(fallback)
 
     def listen(self) -> LiveQuestion[Turn]:

@@ -1,14 +1,16 @@
-"""Calls to served models (Hugging Face Inference API, Inference Endpoints, TGI, vLLM, ...):
-what a failure means for the person, and one short retry inside a fixed time budget."""
+"""Calls to served models (Hugging Face Inference Providers, Inference Endpoints, TGI, vLLM,
+...): what a failure means for the person, and one short retry inside a fixed time budget."""
 
 from __future__ import annotations
 
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Callable, Iterator, TypeVar
 from urllib.parse import urlparse
 
 import requests
+from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
 T = TypeVar("T")
 
@@ -16,16 +18,34 @@ RETRY_PAUSE_S = 0.5
 MIN_ATTEMPT_S = 1.0  # no retry when less than this would be left for it
 
 
-class ApiAuthError(Exception):
-    """The server refused the token (HTTP 401 or 403): retrying cannot help."""
+class ServedStageFailure(Exception):
+    """A served stage did not answer. `str(error)` says why, in words for the person using the
+    app and free of secrets (e.g. "the Inference credits are used up"); `retry`: whether a
+    second attempt may go better."""
 
-
-class ApiUnavailable(Exception):
-    """The server is down, overloaded, too slow or answered something unusable."""
+    def __init__(self, reason: str, retry: bool = False) -> None:
+        super().__init__(reason)
+        self.retry = retry
 
 
 class MalformedReply(Exception):
     """The server answered 200 with a body that is not the expected shape."""
+
+
+@dataclass(frozen=True)
+class Service:
+    """Who serves a model, as a notice names it."""
+
+    name: str  # "featherless-ai", "the Hugging Face Hub", "10.0.0.5:8080"
+    model: str
+    # Reached with the Hugging Face token (the Hub, its router to the Inference Providers), so
+    # a 401, 402 or 403 is about the Hugging Face account.
+    hugging_face: bool
+
+
+def endpoint_service(model: str, url: str) -> Service:
+    """A server of our own choosing (MAGIC8_*_URL), named by its host."""
+    return Service(urlparse(url).netloc, model, hugging_face=False)
 
 
 @contextmanager
@@ -49,39 +69,60 @@ def _status(error: BaseException) -> int | None:
     return getattr(response, "status_code", None)
 
 
-def describe(error: BaseException) -> str:
-    """A short, token-free description of a failed call, for logs."""
+# What a served call may meet that is not our bug: the network (huggingface_hub's offline mode
+# raises the built-in ConnectionError), the server's refusals and its replies. Anything else is
+# a bug of ours (the person gets the internal-error apology, the log a traceback).
+SERVED_ERRORS = (requests.RequestException, ConnectionError, TimeoutError, MalformedReply)
+
+
+def failure_of(error: BaseException, service: Service) -> ServedStageFailure:
+    """What one of SERVED_ERRORS means, in a few words about `service` (never its message,
+    which may quote a URL or a token)."""
+    name, model, hf = service.name, service.model, service.hugging_face
     status = _status(error)
+    if isinstance(error, GatedRepoError) or (hf and status == 403):
+        return ServedStageFailure(f"the Hugging Face token has no access to {model}")
+    if isinstance(error, RepositoryNotFoundError):  # a private repository reads the same
+        return ServedStageFailure(f"{model} is not on the Hugging Face Hub")
+    if status == 401:
+        return ServedStageFailure(
+            "the Hugging Face token was refused" if hf else f"{name} refused the token"
+        )
+    if status == 402:
+        return ServedStageFailure(
+            "the Inference credits are used up" if hf else f"{name} asks for payment (HTTP 402)"
+        )
+    if status == 403:
+        return ServedStageFailure(f"{name} refused access (HTTP 403)")
+    if status == 404:
+        return ServedStageFailure(f"{name} does not serve {model} (HTTP 404)")
+    if status == 429:
+        return ServedStageFailure(f"{name} is rate-limiting this app (HTTP 429)", retry=True)
     if status is not None:
-        return f"HTTP {status}"
+        return ServedStageFailure(f"{name} is unavailable (HTTP {status})", retry=status >= 500)
     if isinstance(error, (requests.Timeout, TimeoutError)):
-        return "timed out"
-    if isinstance(error, requests.ConnectionError):
-        return "connection failed"
-    return f"malformed answer ({type(error).__name__})"
+        return ServedStageFailure(f"{name} did not answer in time", retry=True)
+    if isinstance(error, (requests.ConnectionError, ConnectionError)):
+        return ServedStageFailure(f"{name} could not be reached", retry=True)
+    return ServedStageFailure(f"{name} answered something unusable", retry=True)
 
 
-# What a later attempt may not meet: the network and the server's replies. Any other exception
-# is a bug of ours, not retried (the person gets the internal-error apology, the log a traceback).
-RETRYABLE = (requests.RequestException, TimeoutError, MalformedReply)
-
-
-def call_with_retry(call: Callable[[float], T], budget_s: float) -> T:
-    """Run `call(timeout_s)`; on a failure that may pass, retry once after a short pause.
+def call_with_retry(call: Callable[[float], T], budget_s: float, service: Service) -> T:
+    """Run `call(timeout_s)`; on a failure that may pass (the network, 429, 5xx, a malformed
+    reply), retry once after a short pause.
 
     Both attempts share `budget_s`, so the whole call ends within the budget (plus the
-    pause). Raises ApiAuthError for 401/403 (never retried) and ApiUnavailable otherwise.
+    pause). Raises ServedStageFailure.
     """
     deadline = time.monotonic() + budget_s
     retried = False
     while True:
         try:
             return call(max(deadline - time.monotonic(), 0.1))
-        except RETRYABLE as error:
-            if _status(error) in (401, 403):
-                raise ApiAuthError(describe(error)) from None
+        except SERVED_ERRORS as error:
+            failure = failure_of(error, service)
             left = deadline - time.monotonic() - RETRY_PAUSE_S
-            if retried or left < MIN_ATTEMPT_S:
-                raise ApiUnavailable(describe(error)) from None
+            if retried or not failure.retry or left < MIN_ATTEMPT_S:
+                raise failure from None
             retried = True
             time.sleep(RETRY_PAUSE_S)

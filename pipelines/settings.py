@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass, field
 from typing import Mapping
+
+from huggingface_hub.errors import HFValidationError
+from huggingface_hub.utils import validate_repo_id
+
+from pipelines.providers import AUTO, Task, callable_providers
 
 ASR_MODELS = ("tiny.en",)
 ASR_ENGINES = ("faster-whisper", "transformers")
@@ -40,7 +46,11 @@ class Settings:
     piper_voice: str | None = None
     hf_token: str | None = field(default=None, repr=False)
     asr_api_model: str = "openai/whisper-large-v3"
-    llm_api_model: str = "mistralai/Mistral-7B-Instruct-v0.3"
+    # The Mistral instruct model that Hugging Face's documentation listed last as served by
+    # Inference Providers (hf-inference, nebius, featherless-ai; see README, "Deploy").
+    llm_api_model: str = "mistralai/Mistral-Small-3.1-24B-Instruct-2503"
+    asr_provider: str = AUTO
+    llm_provider: str = AUTO
     asr_url: str | None = None
     llm_url: str | None = None
     api_timeout: float = 20.0
@@ -93,6 +103,27 @@ class Settings:
             path = text(name)
             if path is not None and not os.path.isfile(path):
                 raise SettingsError(f"{name}={path!r} is not a file")
+        if text("MAGIC8_LLM_GGUF") and importlib.util.find_spec("llama_cpp") is None:
+            raise SettingsError(
+                "MAGIC8_LLM_GGUF needs llama-cpp-python, which requirements.txt leaves out "
+                "(install requirements-dev.txt)"
+            )
+
+        def model_id(name: str, default: str) -> str:
+            value = text(name) or default
+            try:
+                validate_repo_id(value)
+            except HFValidationError:
+                raise SettingsError(f"{name}={value!r} is not a Hugging Face model id") from None
+            return value
+
+        def provider(name: str, task: Task) -> str:
+            value = text(name) or AUTO
+            known = callable_providers(task)
+            if value != AUTO and value not in known:
+                raise SettingsError(f"{name}={value!r} is not {AUTO} or one of {', '.join(known)}")
+            return value
+
         for name in ("MAGIC8_ASR_URL", "MAGIC8_LLM_URL"):
             url = text(name)
             if url is not None and not url.startswith(("http://", "https://")):
@@ -118,8 +149,10 @@ class Settings:
             llm_gguf=text("MAGIC8_LLM_GGUF"),
             piper_voice=text("MAGIC8_PIPER_VOICE"),
             hf_token=text("HF_TOKEN"),
-            asr_api_model=text("MAGIC8_ASR_API_MODEL") or cls.asr_api_model,
-            llm_api_model=text("MAGIC8_LLM_API_MODEL") or cls.llm_api_model,
+            asr_api_model=model_id("MAGIC8_ASR_API_MODEL", cls.asr_api_model),
+            llm_api_model=model_id("MAGIC8_LLM_API_MODEL", cls.llm_api_model),
+            asr_provider=provider("MAGIC8_ASR_PROVIDER", "automatic-speech-recognition"),
+            llm_provider=provider("MAGIC8_LLM_PROVIDER", "conversational"),
             asr_url=text("MAGIC8_ASR_URL"),
             llm_url=text("MAGIC8_LLM_URL"),
             api_timeout=number("MAGIC8_API_TIMEOUT", float, cls.api_timeout, 1.0, 300.0),
@@ -133,12 +166,12 @@ class Settings:
 
     @property
     def asr_remote(self) -> bool:
-        """Transcribe on a server: a token (Inference API) or an endpoint URL is configured."""
+        """Transcribe on a server: a token (Inference Providers) or an endpoint URL is set."""
         return bool(self.hf_token or self.asr_url)
 
     @property
     def llm_remote(self) -> bool:
-        """Answer on a server: a token (Inference API) or an endpoint URL is configured."""
+        """Answer on a server: a token (Inference Providers) or an endpoint URL is set."""
         return bool(self.hf_token or self.llm_url)
 
     @property

@@ -4,8 +4,9 @@
 - Chat: OpenAI-compatible `POST .../v1/chat/completions`, streamed as server-sent events
   (`data: {chunk}` lines, then `data: [DONE]`) when the request asks for `"stream": true`.
 
-Each stage has a switchable failure mode: ok, slow, 503, 429, 401, 403, hang, malformed.
-Every request is recorded (path, headers, body) for the tests to inspect.
+Each stage has a switchable failure mode: ok, slow, 503, 429, 401, 402, 403, 404, hang,
+malformed. Every request is recorded (path, headers, body) for the tests to inspect. The same
+handler answers behind `fake_hub.RouterProxy` as Hugging Face's router.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-MODES = ("ok", "slow", "503", "429", "401", "403", "hang", "malformed")
+MODES = ("ok", "slow", "503", "429", "401", "402", "403", "404", "hang", "malformed")
+REFUSALS = ("503", "429", "401", "402", "403", "404")
 
 
 @dataclass
@@ -51,17 +53,17 @@ class FakeInferenceApi:
     hang_s: float = 60.0
     modes: dict[str, str] = field(default_factory=lambda: {"asr": "ok", "llm": "ok"})
     requests: list[Recorded] = field(default_factory=list)
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> str:
         """Serve in a background thread; returns the base URL."""
-        self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler())
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def stop(self) -> None:
-        self._stopping.set()
+        self.stopping.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -77,11 +79,11 @@ class FakeInferenceApi:
     def _respond(self, stage: str, stream: bool = False) -> tuple[int, bytes]:
         mode = self.modes[stage]
         if mode == "hang":
-            self._stopping.wait(self.hang_s)
+            self.stopping.wait(self.hang_s)
             return 504, b"{}"
         if mode == "slow":
             time.sleep(self.slow_s)
-        if mode in ("503", "429", "401", "403"):
+        if mode in REFUSALS:
             return int(mode), json.dumps({"error": f"fake failure {mode}"}).encode()
         if mode == "malformed":
             if stage == "asr":
@@ -109,7 +111,8 @@ class FakeInferenceApi:
         events.append("data: [DONE]\n\n")
         return "".join(events).encode()
 
-    def _handler(self):
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        """The request handler class (one instance per connection, as http.server makes)."""
         api = self
 
         class Handler(BaseHTTPRequestHandler):

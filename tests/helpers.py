@@ -45,19 +45,25 @@ def free_port() -> int:
 
 @contextmanager
 def app_server(
-    env: dict[str, str | None], log_path: Path, start_timeout_s: float = 120
+    env: dict[str, str | None],
+    log_path: Path,
+    start_timeout_s: float = 120,
+    python: str = sys.executable,
 ) -> Iterator[str]:
     """Run `python app.py` on a free loopback port; yield its URL, then stop it.
 
     `env` is added to this process's environment; a None value removes that variable.
     """
-    with app_process(env, log_path, start_timeout_s) as (url, _process):
+    with app_process(env, log_path, start_timeout_s, python) as (url, _process):
         yield url
 
 
 @contextmanager
 def app_process(
-    env: dict[str, str | None], log_path: Path, start_timeout_s: float = 120
+    env: dict[str, str | None],
+    log_path: Path,
+    start_timeout_s: float = 120,
+    python: str = sys.executable,
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """`app_server`, yielding the app's process with its URL (to measure what it uses)."""
     port = free_port()
@@ -71,7 +77,7 @@ def app_process(
     full_env = {name: value for name, value in full_env.items() if value is not None}
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT
+            [python, "app.py"], cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT
         )
     url = f"http://127.0.0.1:{port}/"
     try:

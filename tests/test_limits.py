@@ -20,7 +20,7 @@ from pipelines import audio
 from pipelines.ahead import in_background
 from pipelines.errors import UserFacingError
 from pipelines.llm import local_answerer, smollm2_gguf
-from pipelines.remote import ApiUnavailable, MalformedReply, call_with_retry
+from pipelines.remote import MalformedReply, Service, ServedStageFailure, call_with_retry
 from pipelines.spoken_text import speakable, spoken_words, within_words
 
 NOTHING = "nothing in that text I can say"
@@ -86,15 +86,19 @@ def test_only_the_network_and_malformed_replies_are_retried():
 
         return call
 
-    for error in (requests.ConnectionError("down"), MalformedReply("no text")):
+    server = Service("10.0.0.5:8080", "some/model", hugging_face=False)
+    for error, reason in (
+        (requests.ConnectionError("down"), "10.0.0.5:8080 could not be reached"),
+        (MalformedReply("no text"), "10.0.0.5:8080 answered something unusable"),
+    ):
         calls.clear()
-        with pytest.raises(ApiUnavailable):
-            call_with_retry(fails_with(error), budget_s=5)
+        with pytest.raises(ServedStageFailure, match=reason):
+            call_with_retry(fails_with(error), budget_s=5, service=server)
         assert len(calls) == 2
     for bug in (ValueError("ours"), KeyError("text"), TypeError("none")):
         calls.clear()
         with pytest.raises(type(bug)):  # a bug: not retried, not called an outage
-            call_with_retry(fails_with(bug), budget_s=5)
+            call_with_retry(fails_with(bug), budget_s=5, service=server)
         assert len(calls) == 1
 
 

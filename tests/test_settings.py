@@ -32,6 +32,9 @@ def test_values_are_read_and_typed():
         ({"MAGIC8_ASR_TASK": "summarise"}, "MAGIC8_ASR_TASK"),
         ({"MAGIC8_ASR_INT8": "2"}, "between"),
         ({"MAGIC8_CONCURRENCY": "0"}, "between"),
+        ({"MAGIC8_LLM_PROVIDER": "my-own-gpu"}, "MAGIC8_LLM_PROVIDER='my-own-gpu' is not auto"),
+        ({"MAGIC8_ASR_PROVIDER": "groq"}, "MAGIC8_ASR_PROVIDER"),  # groq: chat only
+        ({"MAGIC8_LLM_API_MODEL": "not a model id!"}, "not a Hugging Face model id"),
     ],
 )
 def test_bad_values_are_refused_at_start_up(env, complaint):
@@ -51,3 +54,12 @@ def test_a_token_or_an_endpoint_makes_a_stage_served():
     assert both.asr_remote and both.llm_remote
     only_llm = Settings.from_env({"MAGIC8_LLM_URL": "http://127.0.0.1:8080"})
     assert only_llm.llm_remote and not only_llm.asr_remote
+
+
+def test_providers_are_auto_unless_named():
+    settings = Settings.from_env({})
+    assert (settings.asr_provider, settings.llm_provider) == ("auto", "auto")
+    named = Settings.from_env(
+        {"MAGIC8_ASR_PROVIDER": "hf-inference", "MAGIC8_LLM_PROVIDER": "featherless-ai"}
+    )
+    assert (named.asr_provider, named.llm_provider) == ("hf-inference", "featherless-ai")

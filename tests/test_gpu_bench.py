@@ -1,0 +1,30 @@
+"""bench/gpu.py's dry run: the GPU benchmark's own code, on tiny configs on the CPU, so the
+command a GPU machine runs is known to work."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.helpers import ROOT
+
+
+def test_the_gpu_bench_dry_run_prints_its_table():
+    run = subprocess.run(
+        [sys.executable, "bench/gpu.py", "--dry-run", "--runs", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = [line for line in run.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    measured = {tuple(cell.strip() for cell in row.split("|")[1:4]) for row in rows[1:]}
+    assert measured == {
+        ("Parler-TTS", "float16", "first MP3 chunk, s"),
+        ("Parler-TTS", "float16", "real-time factor"),
+        ("Parler-TTS", "bfloat16", "first MP3 chunk, s"),
+        ("Parler-TTS", "bfloat16", "real-time factor"),
+        ("Whisper", "float32", "s per 5 s of audio"),
+        ("Whisper", "float32", "tokens generated"),
+        ("Whisper + assistant", "float32", "s per 5 s of audio"),
+        ("Whisper + assistant", "float32", "tokens generated"),
+    }
+    assert run.stdout.splitlines()[-1].startswith("summary: Parler-TTS first chunk")
