@@ -27,7 +27,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 # The app as a Hugging Face Space installs it: requirements.txt alone, in a fresh venv, with
-# every C and C++ compiler replaced by one that fails (a Space build compiles nothing).
+# every C, C++ and Rust compiler replaced by one that fails (a Space build compiles nothing).
 # tests/test_space.py starts the app from it.
 space: $(SPACE_STAMP)
 
@@ -35,7 +35,7 @@ $(SPACE_STAMP): requirements.txt
 	rm -rf $(SPACE_VENV)
 	$(PYTHON) -m venv $(SPACE_VENV)
 	mkdir -p $(NO_COMPILER)
-	for compiler in cc gcc g++ c++ clang clang++ cmake; do \
+	for compiler in cc gcc g++ c++ clang clang++ cmake cargo rustc; do \
 		printf '#!/bin/sh\necho "A Space build must not compile anything ($$0 was called)" >&2\nexit 1\n' \
 			> $(NO_COMPILER)/$$compiler; \
 		chmod +x $(NO_COMPILER)/$$compiler; \

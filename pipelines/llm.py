@@ -238,13 +238,14 @@ class ServedAnswerer:
         sentence; a failure after it ends the answer there."""
 
         def first_sentences(route: Route, timeout_s: float) -> tuple[str | None, Iterator[str]]:
-            stream = route.client(self.stage.token, timeout_s).chat_completion(
-                messages=build_messages(question),
-                model=route.service.model,
-                max_tokens=self._max_tokens,
-                seed=seed,
-                stream=True,
-            )
+            with reading_reply("no answer"):  # huggingface_hub reads the model's details too
+                stream = route.client(self.stage.token, timeout_s).chat_completion(
+                    messages=build_messages(question),
+                    model=route.service.model,
+                    max_tokens=self._max_tokens,
+                    seed=seed,
+                    stream=True,
+                )
             sentences = clean_sentences(_delta_texts(stream))
             return next(sentences, None), sentences
 

@@ -16,9 +16,17 @@ from dataclasses import dataclass
 from typing import Callable, Literal, TypeVar
 
 import huggingface_hub
-from huggingface_hub import HfApi, InferenceClient
+import requests
+from huggingface_hub import HfApi, InferenceClient, configure_http_backend
+
+# huggingface_hub has no public list of the providers it can call, nor a public way to make it
+# look a model's providers up again; these two are its own (imported here, so that a version
+# that moves them fails at start-up, not at a question).
+from huggingface_hub.inference._providers import PROVIDERS
+from huggingface_hub.inference._providers._common import _fetch_inference_provider_mapping
 
 from pipelines.remote import (
+    HUB,
     SERVED_ERRORS,
     Service,
     ServedStageFailure,
@@ -32,29 +40,37 @@ log = logging.getLogger("magic8")
 
 Task = Literal["automatic-speech-recognition", "conversational"]
 AUTO = "auto"  # the first provider that serves the model live, in the order the Hub lists them
+# "openai" takes an OpenAI key only, never a Hugging Face token through the router.
+NOT_THROUGH_THE_ROUTER = ("openai",)
 FOUND_KEPT_S = 600.0  # a provider found is trusted this long before the Hub is asked again
 FAILED_KEPT_S = 30.0  # a failed lookup is the answer this long, then the Hub is asked again
 STARTUP_LOOKUP_S = 5.0  # the start-up lookups' time limit (they run beside the start-up)
 LOOKUP_S = 5.0  # a request's lookup takes at most this, and half the stage's time budget
-HUB = "the Hugging Face Hub"
+# huggingface_hub's own requests that set no time limit (it looks a model's providers up again
+# before it calls one, with none) get this one, per connection and per read.
+HUB_CALL_S = 10.0
 T = TypeVar("T")
 
 
 def callable_providers(task: Task) -> tuple[str, ...]:
-    """The providers the installed huggingface_hub knows how to call for `task`."""
-    # huggingface_hub has no public list of them; its provider table is the only source.
-    from huggingface_hub.inference._providers import PROVIDERS
+    """The providers the installed huggingface_hub can call for `task` with a Hugging Face
+    token."""
+    return tuple(
+        sorted(
+            name
+            for name, tasks in PROVIDERS.items()
+            if task in tasks and name not in NOT_THROUGH_THE_ROUTER
+        )
+    )
 
-    return tuple(sorted(name for name, tasks in PROVIDERS.items() if task in tasks))
 
+class _TimedSession(requests.Session):
+    """A requests session that gives each request without a time limit HUB_CALL_S."""
 
-def _forget_hub_mappings() -> None:
-    """Make huggingface_hub look a model's providers up again on its next call, as we just
-    did: it keeps them for the life of the process, and would refuse a provider the Hub has
-    named since ("Model ... is not supported by provider ...")."""
-    from huggingface_hub.inference._providers._common import _fetch_inference_provider_mapping
-
-    _fetch_inference_provider_mapping.cache_clear()
+    def request(self, method, url, *args, **kwargs):
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = HUB_CALL_S
+        return super().request(method, url, *args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -68,16 +84,19 @@ class ServedModel:
 
 @dataclass(frozen=True)
 class _Answer:
+    """What the Hub said last: the provider, or why there is none."""
+
     provider: str | None
-    failure: ServedStageFailure | None
+    failure: str | None  # the reason (a fresh ServedStageFailure is raised each time)
     until: float  # monotonic time after which the Hub is asked again
 
 
 class ProviderLookup:
     """Finds the provider for each `ServedModel`, shared by the served stages.
 
-    One lookup at a time (the first questions after start-up wait for one Hub request, not one
-    each); found providers are kept FOUND_KEPT_S, failures FAILED_KEPT_S.
+    One lookup of a model at a time (the first questions after start-up wait for one Hub
+    request, not one each); found providers are kept FOUND_KEPT_S, failures FAILED_KEPT_S.
+    When the Hub cannot be reached to look again, the provider found before stays.
     """
 
     def __init__(
@@ -87,29 +106,45 @@ class ProviderLookup:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`endpoint`: the Hub's address (None: huggingface_hub's, which HF_ENDPOINT sets)."""
+        configure_http_backend(backend_factory=_TimedSession)
         self._hub = HfApi(endpoint=endpoint, token=token)
         self._clock = clock
         self._answers: dict[ServedModel, _Answer] = {}
-        self._lock = threading.Lock()
+        self._locks: dict[ServedModel, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
 
     def provider_for(self, served: ServedModel, timeout_s: float) -> str:
         """The provider to call for `served`. Raises ServedStageFailure, saying why there is
         none (no provider serves it, the Hub is down or refuses the token, ...)."""
-        with self._lock:
-            answer = self._answers.get(served)
-            if answer is None or self._clock() >= answer.until:
-                answer = self._ask_hub(served, timeout_s)
-                self._answers[served] = answer
-                _forget_hub_mappings()
+        answer = self._answers.get(served)
+        if answer is None or self._clock() >= answer.until:
+            with self._locks_lock:
+                lock = self._locks.setdefault(served, threading.Lock())
+            with lock:
+                answer = self._answers.get(served)
+                if answer is None or self._clock() >= answer.until:
+                    answer = self._ask_hub(served, timeout_s, answer)
+                    self._answers[served] = answer
         if answer.failure is not None:
-            raise answer.failure
+            raise ServedStageFailure(answer.failure)
         return answer.provider
 
-    def _ask_hub(self, served: ServedModel, timeout_s: float) -> _Answer:
+    def forget(self, served: ServedModel) -> None:
+        """Ask the Hub again at the next request for `served` (its provider dropped it)."""
+        self._answers.pop(served, None)
+
+    def _ask_hub(self, served: ServedModel, timeout_s: float, before: _Answer | None) -> _Answer:
         try:
             provider = self._choose(served, timeout_s)
         except ServedStageFailure as failure:
-            return _Answer(None, failure, self._clock() + FAILED_KEPT_S)
+            if failure.retry and before is not None and before.provider is not None:
+                log.warning("%s; still calling %s for %s", failure, before.provider, served.model)
+                return _Answer(before.provider, None, self._clock() + FAILED_KEPT_S)
+            return _Answer(None, str(failure), self._clock() + FAILED_KEPT_S)
+        finally:
+            # huggingface_hub keeps its own copy of the providers for the life of the process,
+            # and refuses a provider the Hub names later: it looks again when we do.
+            _fetch_inference_provider_mapping.cache_clear()
         return _Answer(provider, None, self._clock() + FOUND_KEPT_S)
 
     def _choose(self, served: ServedModel, timeout_s: float) -> str:
@@ -130,9 +165,10 @@ class ProviderLookup:
             and served.provider in (AUTO, mapping.provider)
         ]
         live = [mapping.provider for mapping in mappings if mapping.status == "live"]
-        callable_now = [name for name in live if name in callable_providers(served.task)]
-        if callable_now:
-            return callable_now[0]
+        callable_now = callable_providers(served.task)
+        usable = [name for name in live if name in callable_now]
+        if usable:
+            return usable[0]
         if live:  # only with AUTO: a provider given by name is checked with the settings
             raise ServedStageFailure(
                 f"no Inference Provider that huggingface_hub {huggingface_hub.__version__} can "
@@ -215,4 +251,9 @@ class ServedStage:
         started = time.monotonic()
         route = self.route(min(LOOKUP_S, budget_s / 2))
         left = budget_s - (time.monotonic() - started)
-        return call_with_retry(lambda timeout_s: request(route, timeout_s), left, route.service)
+        try:
+            return call_with_retry(lambda timeout_s: request(route, timeout_s), left, route.service)
+        except ServedStageFailure as failure:
+            if failure.moved and route.provider is not None:
+                self._lookup.forget(self.served)
+            raise

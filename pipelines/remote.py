@@ -10,22 +10,26 @@ from typing import Callable, Iterator, TypeVar
 from urllib.parse import urlparse
 
 import requests
+from huggingface_hub import constants
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
 T = TypeVar("T")
 
 RETRY_PAUSE_S = 0.5
 MIN_ATTEMPT_S = 1.0  # no retry when less than this would be left for it
+HUB = "the Hugging Face Hub"
 
 
 class ServedStageFailure(Exception):
     """A served stage did not answer. `str(error)` says why, in words for the person using the
     app and free of secrets (e.g. "the Inference credits are used up"); `retry`: whether a
-    second attempt may go better."""
+    second attempt may go better; `moved`: the server no longer serves the model there (so
+    where it is served should be looked up again)."""
 
-    def __init__(self, reason: str, retry: bool = False) -> None:
+    def __init__(self, reason: str, retry: bool = False, moved: bool = False) -> None:
         super().__init__(reason)
         self.retry = retry
+        self.moved = moved
 
 
 class MalformedReply(Exception):
@@ -50,10 +54,14 @@ def endpoint_service(model: str, url: str) -> Service:
 
 @contextmanager
 def reading_reply(what: str) -> Iterator[None]:
-    """Around the code that parses a served reply (ours or the client library's): what it
-    raises there means the reply was malformed (MalformedReply, with `what` as message)."""
+    """Around a served call and the code that parses its reply (ours or the client
+    library's): what parsing raises means the reply was malformed (MalformedReply, with `what`
+    as message). An HTTP error stays one (huggingface_hub's BadRequestError, a 400, is also a
+    ValueError)."""
     try:
         yield
+    except requests.RequestException:
+        raise
     except (ValueError, KeyError, TypeError, AttributeError, IndexError) as error:
         raise MalformedReply(what) from error
 
@@ -79,6 +87,9 @@ def failure_of(error: BaseException, service: Service) -> ServedStageFailure:
     """What one of SERVED_ERRORS means, in a few words about `service` (never its message,
     which may quote a URL or a token)."""
     name, model, hf = service.name, service.model, service.hugging_face
+    response = getattr(error, "response", None)
+    if hf and response is not None and str(response.url).startswith(constants.ENDPOINT):
+        name = HUB  # huggingface_hub asks the Hub before it calls a provider
     status = _status(error)
     if isinstance(error, GatedRepoError) or (hf and status == 403):
         return ServedStageFailure(f"the Hugging Face token has no access to {model}")
@@ -95,7 +106,7 @@ def failure_of(error: BaseException, service: Service) -> ServedStageFailure:
     if status == 403:
         return ServedStageFailure(f"{name} refused access (HTTP 403)")
     if status == 404:
-        return ServedStageFailure(f"{name} does not serve {model} (HTTP 404)")
+        return ServedStageFailure(f"{name} does not serve {model} (HTTP 404)", moved=True)
     if status == 429:
         return ServedStageFailure(f"{name} is rate-limiting this app (HTTP 429)", retry=True)
     if status is not None:

@@ -17,13 +17,13 @@ import json
 import ssl
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import trustme
 
-from tests.fake_inference import FakeInferenceApi, Recorded
+from tests.fake_inference import FakeInferenceApi, LoopbackServer, Recorded
 
 ROUTER_HOST = "router.huggingface.co"
 
@@ -32,7 +32,8 @@ ROUTER_HOST = "router.huggingface.co"
 class HubModel:
     """How the Hub answers for one model. `providers`: the `inferenceProviderMapping` it
     lists (provider -> {"status", "providerId", "task"}), None for none at all; `refusal`:
-    "gone" (404 RepoNotFound) or "token" (401, invalid credentials) instead of an answer."""
+    "gone" (404 RepoNotFound), "token" (401, invalid credentials), "down" (503) or "hang" (no
+    answer until the hub stops) instead of an answer."""
 
     pipeline_tag: str
     tags: tuple[str, ...] = ()
@@ -45,30 +46,21 @@ def mapping(provider: str, task: str, provider_id: str, status: str = "live") ->
     return {provider: {"status": status, "providerId": provider_id, "task": task}}
 
 
-class _Server:
-    """A ThreadingHTTPServer on 127.0.0.1 in a background thread."""
-
-    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> str:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
 @dataclass
-class FakeHub(_Server):
+class FakeHub(LoopbackServer):
     """The Hub API stand-in; set `models` per test. Unknown models are 404s."""
 
     models: dict[str, HubModel] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def stop(self) -> None:
+        self.stopping.set()  # requests that hang end now
+        super().stop()
 
     def start(self) -> str:
         """Serve in a background thread; returns the URL to set as HF_ENDPOINT."""
-        return self._serve(self._handler())
+        return self.serve(self._handler())
 
     def _answer(self, path: str) -> tuple[int, dict[str, str], dict]:
         url = urlsplit(path)
@@ -80,6 +72,10 @@ class FakeHub(_Server):
         if model.refusal == "token":
             message = "Invalid credentials in Authorization header"
             return 401, {"X-Error-Message": message}, {"error": message}
+        if model.refusal == "hang":
+            self.stopping.wait()
+        if model.refusal in ("down", "hang"):
+            return 503, {}, {"error": "Service Unavailable"}
         query = parse_qs(url.query)
         expanded = query.get("expand", []) + query.get("expand[]", [])
         info = {"_id": f"id-{model_id}", "id": model_id}
@@ -117,7 +113,7 @@ class FakeHub(_Server):
 
 
 @dataclass
-class RouterProxy(_Server):
+class RouterProxy(LoopbackServer):
     """The HTTP(S) proxy stand-in for Hugging Face's router (see the module docstring). Set
     `reachable` False to refuse every CONNECT (the router out of reach)."""
 
@@ -133,7 +129,7 @@ class RouterProxy(_Server):
         authority.issue_cert(ROUTER_HOST).configure_cert(self._tls)
         self.ca_bundle = self.folder / "test-ca.pem"
         authority.cert_pem.write_to_path(str(self.ca_bundle))
-        return self._serve(self._handler())
+        return self.serve(self._handler())
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         proxy = self

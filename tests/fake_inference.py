@@ -43,8 +43,23 @@ def _chat_object(kind: str, content: dict, finish_reason: str | None) -> dict:
     }
 
 
+class LoopbackServer:
+    """A ThreadingHTTPServer on 127.0.0.1, serving in a background thread."""
+
+    def serve(self, handler: type[BaseHTTPRequestHandler]) -> str:
+        """Start serving with `handler`; returns the base URL."""
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
 @dataclass
-class FakeInferenceApi:
+class FakeInferenceApi(LoopbackServer):
     """Start with `start()`, stop with `stop()`; set `modes["asr"]` / `modes["llm"]` per test."""
 
     transcript: str = "Will the sun shine tomorrow?"
@@ -57,15 +72,11 @@ class FakeInferenceApi:
 
     def start(self) -> str:
         """Serve in a background thread; returns the base URL."""
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler())
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.serve(self.handler())
 
     def stop(self) -> None:
-        self.stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
+        self.stopping.set()  # requests that hang end now
+        super().stop()
 
     def reset(self, asr: str = "ok", llm: str = "ok") -> None:
         """Set both modes and forget the recorded requests."""
