@@ -1,5 +1,6 @@
-# `make run` serves the app on the embedded default; `make test` runs the tests.
-# Both set up .venv first when requirements.txt or requirements-dev.txt is newer than the last
+# `make run` serves the app on the embedded default; `make test` runs the tests; `make lint`
+# checks the code.
+# Each sets up .venv first when requirements.txt or requirements-dev.txt is newer than the last
 # install. `make test` also sets up .venv-space, the app as a Space installs it.
 
 PYTHON ?= python3
@@ -14,7 +15,7 @@ SPACE_VENV := .venv-space
 SPACE_STAMP := $(SPACE_VENV)/.installed
 NO_COMPILER := $(SPACE_VENV)/no-compiler
 
-.PHONY: install space run test bench ffmpeg chromium
+.PHONY: install space run test lint bench ffmpeg chromium
 
 install: ffmpeg $(STAMP)
 
@@ -79,11 +80,15 @@ run: install
 test: install space chromium $(JS_STAMP)
 	$(PY) -m pytest
 
+# ruff, as pyproject.toml sets it: pyflakes, pycodestyle, sorted imports, naming.
+lint: install
+	$(PY) -m ruff check .
+
 bench: install chromium
-	$(PY) bench/latency.py
-	$(PY) bench/browser.py --lead 0 0.15 0.3
-	$(PY) bench/browser.py --hands-free
-	$(PY) bench/load.py
-	$(PY) bench/asr.py
-	$(PY) bench/streamer.py
-	$(PY) bench/answers.py
+	$(PY) -m bench.latency
+	$(PY) -m bench.browser --lead 0 0.15 0.3
+	$(PY) -m bench.browser --hands-free
+	$(PY) -m bench.load
+	$(PY) -m bench.asr
+	$(PY) -m bench.streamer
+	$(PY) -m bench.answers

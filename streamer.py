@@ -45,7 +45,10 @@ class _StopWhenCancelled(StoppingCriteria):
 
     def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
         return torch.full(
-            (input_ids.shape[0],), self._cancelled.is_set(), dtype=torch.bool, device=input_ids.device
+            (input_ids.shape[0],),
+            self._cancelled.is_set(),
+            dtype=torch.bool,
+            device=input_ids.device,
         )
 
 

@@ -1,7 +1,7 @@
 """What careless and hostile visitors cost: every abuse item against a fresh `python app.py`
 on a loopback port, then a soak.
 
-    python bench/abuse.py [--soak 300]
+    python -m bench.abuse [--soak 300]
 
 Per item it prints the wall time, the app's CPU-seconds (less what the idle app spends in
 that time, and the CPU-seconds of the `/ask` beside it), its memory (RSS) before and after (once
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import base64
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -27,17 +26,14 @@ from typing import Callable
 import httpx
 import numpy as np
 import soundfile as sf
+from gradio_client import Client, handle_file
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from gradio_client import Client, handle_file  # noqa: E402
-
-from pipelines.tts import PiperSpeaker, joe_voice_path  # noqa: E402
-from tests.helpers import RecorderRoute, app_process  # noqa: E402
+from pipelines.tts import PiperSpeaker, joe_voice_path
+from tests.support.helpers import RecorderRoute, app_process
 
 QUESTION = "Will I find a new job this year?"
 STREAMS, STREAM_SECONDS = 10, 30.0
-HLS_ANSWERS = 100  # more than streamed_audio.MOST_KEPT_ANSWERS
+HLS_ANSWERS = 100  # more than web.hls.MOST_KEPT_ANSWERS
 CANCELS = 5
 VISITORS = 300  # more than app.SESSIONS_KEPT
 TICKS = 100  # /proc's clock ticks per second on Linux
@@ -159,7 +155,7 @@ class Abuse:
         end = min(self.talk.size, int(seconds * 16_000))
         began = time.perf_counter()
         while sent < end:
-            reply = route.hear(chunk(self.talk[sent : sent + step], sent, recording))
+            reply = route.send(chunk(self.talk[sent : sent + step], sent, recording))
             if "error" in reply:
                 results.append(reply["error"])
                 return
@@ -181,22 +177,23 @@ class Abuse:
         return f"{results.count('streamed, never stopped')} streamed; {set(results)}"
 
     def too_many_streams(self) -> str:
-        replies = [self.recorder.hear(chunk(self.talk[:1600], 0, None)) for _ in range(17)]
+        replies = [self.recorder.send(chunk(self.talk[:1600], 0, None)) for _ in range(17)]
         time.sleep(12)
         return replies[-1].get("error", "accepted")
 
     def huge_chunk(self) -> str:
         samples = np.zeros(48_000 * 600, np.int16)
-        return self.recorder.hear(chunk(samples, 0, None, rate=48_000)).get("error", "accepted")[:100]
+        reply = self.recorder.send(chunk(samples, 0, None, rate=48_000))
+        return reply.get("error", "accepted")[:100]
 
     def empty_chunk(self) -> str:
-        first = self.recorder.hear(chunk(self.talk[:1600], 0, None))
-        reply = self.recorder.hear(chunk(self.talk[:0], 1600, first["recording"]))
+        first = self.recorder.send(chunk(self.talk[:1600], 0, None))
+        reply = self.recorder.send(chunk(self.talk[:0], 1600, first["recording"]))
         return reply.get("error", f"accepted, {reply.get('received')} samples held")
 
     def rate_change(self) -> str:
-        first = self.recorder.hear(chunk(self.talk[:1600], 0, None))
-        reply = self.recorder.hear(chunk(self.talk[1600:6400], 1600, first["recording"], 48_000))
+        first = self.recorder.send(chunk(self.talk[:1600], 0, None))
+        reply = self.recorder.send(chunk(self.talk[1600:6400], 1600, first["recording"], 48_000))
         return reply.get("error", "accepted")
 
     def huge_upload(self) -> str:
@@ -350,7 +347,8 @@ def main() -> None:
             f"idle app: {idle.cpu_per_s:.3f} CPU-s per second; /ask {idle.ask_s:.2f} s, "
             f"{idle.ask_cpu_s:.2f} CPU-s (both taken off each item's CPU-s)"
         )
-        print(f"{'item':<38} {'time':>6} {'CPU-s':>6} {'MB before → after':>19} {'/ask':>6}  message")
+        columns = f"{'item':<38} {'time':>6} {'CPU-s':>6} {'MB before → after':>19} {'/ask':>6}"
+        print(f"{columns}  message")
         worst_cpu, worst_kept, worst_ask = 0.0, 0.0, 0.0
         for item in Abuse(url, process.pid, wav, workdir).items():
             if args.only not in item.name:

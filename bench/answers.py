@@ -1,7 +1,7 @@
 """Offline answers as a person hears them: every question of bench/questions.py asked as text of
 the app's offline answerer (the proverb bank), or of a GGUF chat model through llama.cpp.
 
-    python bench/answers.py [--gguf PATH] [--rounds N] [--quiet]
+    python -m bench.answers [--gguf PATH] [--rounds N] [--quiet]
 
 Prints every answer, then: the share of distinct answers to real questions (with several
 rounds, its range over them), the most repeated answer in a round and its count, answers that
@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.questions import FOOLISH, PROFANITY, REAL  # noqa: E402
-from pipelines.llm import EXAMPLES, local_answerer  # noqa: E402
-from pipelines.proverbs import FOOLISH_ANSWER  # noqa: E402
-from pipelines.settings import Settings  # noqa: E402
+from bench.questions import FOOLISH, PROFANITY, REAL
+from pipelines.llm import EXAMPLES, local_answerer
+from pipelines.proverbs import FOOLISH_ANSWER
+from pipelines.settings import Settings
 
 
 def first_and_whole(answerer, question: str, seed: int) -> tuple[float, str]:

@@ -1,6 +1,6 @@
 """Speech recognition engines side by side, and what speculative decoding buys here.
 
-    python bench/asr.py [--samples DIR]
+    python -m bench.asr [--samples DIR]
 
 Questions: the ten of bench/latency.py spoken by Piper at three speeds (length scales 0.8, 1.0
 and 1.3), plus, with --samples, every WAV in DIR that has a .txt transcript beside it (for
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,20 +30,16 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tools"))
-
-from bench.browser import word_error_rate  # noqa: E402
-from bench.latency import QUESTIONS  # noqa: E402
-from convert_ct2_whisper import convert  # noqa: E402
-from pipelines import audio, vad  # noqa: E402
-from pipelines.asr import (  # noqa: E402
+from bench.browser import word_error_rate
+from bench.latency import QUESTIONS
+from pipelines import audio, vad
+from pipelines.asr import (
     FasterWhisperTranscriber,
     TransformersWhisperTranscriber,
     tiny_en_model_dir,
 )
-from pipelines.tts import PiperSpeaker, joe_voice_path  # noqa: E402
+from pipelines.tts import PiperSpeaker, joe_voice_path
+from tools.convert_ct2_whisper import convert
 
 SPEEDS = (0.8, 1.0, 1.3)
 PROMPT_TOKENS = 2  # <|startoftranscript|><|notimestamps|> for an English-only Whisper
@@ -54,7 +49,7 @@ def spoken_questions(samples: Path | None) -> list[tuple[str, np.ndarray]]:
     """(reference text, 16 kHz speech trimmed by the app's VAD) for every question."""
     from piper import SynthesisConfig
 
-    voice = PiperSpeaker(joe_voice_path())._model()
+    voice = PiperSpeaker(joe_voice_path()).voice()
     workdir = Path(tempfile.mkdtemp(prefix="magic8-asr-"))
     wavs: list[tuple[str, Path]] = []
     for index, text in enumerate(QUESTIONS):
@@ -78,7 +73,7 @@ def agreement(engine: TransformersWhisperTranscriber, questions) -> tuple[int, i
     far and the same encoder output (what decides how many of its proposals are accepted)."""
     import torch
 
-    model, assistant, _tokenizer, extractor, _device = engine._loaded
+    model, assistant, _tokenizer, extractor, _device = engine.models()
     agreed = total = 0
     for _text, speech in questions:
         ids, _ = engine.transcribe_tokens(speech, audio.ASR_SAMPLE_RATE)

@@ -1,9 +1,9 @@
 """The page in a real browser as a person uses it: headless Chromium, a fake microphone, talking
 from the moment of the Record click.
 
-    python bench/browser.py [--url http://127.0.0.1:7860/] [--questions 10]
+    python -m bench.browser [--url http://127.0.0.1:7860/] [--questions 10]
                             [--lead 0 0.15 0.3] [--stop-after 0.4]
-    python bench/browser.py --hands-free
+    python -m bench.browser --hands-free
 
 Without --url it starts `python app.py` on a free loopback port itself. For each spoken question
 (Piper, as in bench/latency.py) a fresh Chromium plays it into the page's microphone, starting
@@ -24,20 +24,25 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.latency import QUESTIONS  # noqa: E402
-from pipelines.magic8 import Magic8Ball, embedded_backends  # noqa: E402
-from pipelines.settings import Settings  # noqa: E402
-from tests.helpers import app_server  # noqa: E402
-from tests.page import (  # noqa: E402
-    INNER_PAUSE_S, STOP_AFTER_S, Heard, ask_out_loud, microphone_file, open_page, spoken, words,
+from bench.latency import QUESTIONS
+from pipelines.backends import embedded_backends
+from pipelines.magic8 import Magic8Ball
+from pipelines.settings import Settings
+from tests.support.helpers import app_server
+from tests.support.page import (
+    INNER_PAUSE_S,
+    STOP_AFTER_S,
+    AskedAloud,
+    ask_out_loud,
+    microphone_file,
+    open_page,
+    spoken,
+    words,
 )
 
 PAUSED_QUESTIONS = (  # asked with INNER_PAUSE_S of silence between the two parts
@@ -61,7 +66,7 @@ def word_error_rate(references: list[str], transcripts: list[str]) -> float:
 @dataclass(frozen=True)
 class Asked:
     reference: str
-    heard: Heard
+    aloud: AskedAloud
     one_shot: str
 
 
@@ -77,12 +82,12 @@ def ask_all(
         path = workdir / f"mic{index}.wav"
         microphone = microphone_file(speech, speaker.sample_rate, path, lead_s)
         with open_page(url, microphone) as page:
-            heard = ask_out_loud(page, microphone, stop_after_s)
-        asked = Asked(" ".join(parts), heard, ball.transcribe(str(microphone.path)).question)
+            aloud = ask_out_loud(page, microphone, stop_after_s)
+        asked = Asked(" ".join(parts), aloud, ball.transcribe(str(microphone.path)).question)
         results.append(asked)
         print(
-            f"stop→sound {heard.stop_to_sound_s:5.2f} s  last word→sound "
-            f"{heard.last_word_to_sound_s:5.2f} s  {heard.question!r} -> {heard.answer!r}"
+            f"stop→sound {aloud.stop_to_sound_s:5.2f} s  last word→sound "
+            f"{aloud.last_word_to_sound_s:5.2f} s  {aloud.question!r} -> {aloud.answer!r}"
         )
     return results
 
@@ -93,10 +98,10 @@ def first_words_right(references: list[str], transcripts: list[str]) -> int:
 
 def report_stop(lead_s: float, stop_after_s: float, results: list[Asked]) -> None:
     references = [asked.reference for asked in results]
-    page = [asked.heard.question for asked in results]
+    page = [asked.aloud.question for asked in results]
     one_shot = [asked.one_shot for asked in results]
-    times = [asked.heard.stop_to_sound_s for asked in results]
-    opening = statistics.median(asked.heard.click_to_capture_s for asked in results)
+    times = [asked.aloud.stop_to_sound_s for asked in results]
+    opening = statistics.median(asked.aloud.click_to_capture_s for asked in results)
     print(
         f"lead {lead_s:.2f} s (microphone open {opening:.2f} s after the click, median): "
         f"word error rate, page {word_error_rate(references, page):.3f}, "
@@ -109,15 +114,15 @@ def report_stop(lead_s: float, stop_after_s: float, results: list[Asked]) -> Non
 
 
 def report_hands_free(results: list[Asked]) -> None:
-    times = [asked.heard.last_word_to_sound_s for asked in results]
-    cut = [asked for asked in results if asked.heard.last_word_to_stop_s < 0]
+    times = [asked.aloud.last_word_to_sound_s for asked in results]
+    cut = [asked for asked in results if asked.aloud.last_word_to_stop_s < 0]
     references = [asked.reference for asked in results]
-    page = [asked.heard.question for asked in results]
+    page = [asked.aloud.question for asked in results]
     print(
         f"hands-free over {len(results)} questions ({len(PAUSED_QUESTIONS)} with a "
         f"{INNER_PAUSE_S} s pause inside): last word to first sound median "
         f"{statistics.median(times):.2f} s, worst {max(times):.2f} s; cut off early {len(cut)}; "
-        f"stopped by the pause {sum(a.heard.stopped_by_pause for a in results)}; word error "
+        f"stopped by the pause {sum(a.aloud.stopped_by_pause for a in results)}; word error "
         f"rate {word_error_rate(references, page):.3f}"
     )
 

@@ -10,8 +10,8 @@ is out of reach here), through the app's own code:
   architecture (2 decoder layers, loaded as `MAGIC8_ASR_ASSISTANT` loads one): seconds per 5 s
   of audio.
 
-    python bench/gpu.py            # on a CUDA GPU (about 3 minutes on one)
-    python bench/gpu.py --dry-run  # the same code on tiny configs, on the CPU (a test runs it)
+    python -m bench.gpu            # on a CUDA GPU (about 3 minutes on one)
+    python -m bench.gpu --dry-run  # the same code on tiny configs, on the CPU (a test runs it)
 
 Random weights speak noise and transcribe nothing real: a random assistant agrees with the
 main model on no token, so its figure is speculative decoding's cost with nothing accepted,
@@ -35,16 +35,12 @@ from typing import Callable
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tools"))
-
-from convert_ct2_whisper import convert  # noqa: E402
-from pipelines.asr import TransformersWhisperTranscriber, tiny_en_model_dir  # noqa: E402
-from pipelines.audio import ASR_SAMPLE_RATE  # noqa: E402
-from pipelines.settings import JENNY  # noqa: E402
-from pipelines.tts import ParlerSpeaker  # noqa: E402
-from tests.tiny_parler import tiny_parler, tiny_tokenizer  # noqa: E402
+from pipelines.asr import TransformersWhisperTranscriber, tiny_en_model_dir
+from pipelines.audio import ASR_SAMPLE_RATE
+from pipelines.settings import JENNY
+from pipelines.tts import ParlerSpeaker
+from tests.support.tiny_parler import tiny_parler, tiny_tokenizer
+from tools.convert_ct2_whisper import convert
 
 ANSWER = "Outlook good, but the river bends twice before it reaches the sea."
 EOS, BOS = 1024, 1025  # Parler-TTS's end-of-audio (also padding) and start tokens

@@ -1,7 +1,7 @@
 """Time to first audio: spoken questions through gradio_client's `/ask_stream` (MP3 pieces)
 and `/ask_hls` (an HLS playlist of AAC segments) against the app.
 
-    python bench/latency.py [--url http://127.0.0.1:7860/] [--rounds 2]
+    python -m bench.latency [--url http://127.0.0.1:7860/] [--rounds 2]
 
 Without --url it starts `python app.py` on a free loopback port itself. The questions are spoken
 by Piper (2-4 s each) and each is asked of both endpoints in turn. Per question and endpoint it
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from contextlib import nullcontext
@@ -23,16 +22,14 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from gradio_client import Client, handle_file
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from gradio_client import Client, handle_file  # noqa: E402
-
-from pipelines import audio  # noqa: E402
-from pipelines.llm import answer_text  # noqa: E402
-from pipelines.magic8 import Magic8Ball, embedded_backends  # noqa: E402
-from pipelines.settings import Settings  # noqa: E402
-from tests.helpers import app_server  # noqa: E402
+from pipelines import audio
+from pipelines.backends import embedded_backends
+from pipelines.llm import answer_text
+from pipelines.magic8 import Magic8Ball
+from pipelines.settings import Settings
+from tests.support.helpers import app_server
 
 QUESTIONS = (
     "Will it snow on my birthday next month, or will it rain again?",

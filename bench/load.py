@@ -1,9 +1,9 @@
 """Many people at once: N concurrent gradio_client users asking through `/ask_stream`.
 
-    python bench/load.py [--users 1 4 8] [--rounds 3] [--latency 0.3]
+    python -m bench.load [--users 1 4 8] [--rounds 3] [--latency 0.3]
 
 Two set-ups, each on a fresh `python app.py` on a loopback port:
-  served    transcription and answer on a loopback Inference-API server (tests/fake_inference.py)
+  served    transcription and answer on a loopback server (tests/support/fake_inference.py)
             that takes `--latency` seconds per call; speech with Piper here
   embedded  every stage on this machine's CPU
 Each user asks the spoken questions of bench/latency.py one after another, `--rounds` times
@@ -15,22 +15,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import threading
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from gradio_client import Client
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from gradio_client import Client  # noqa: E402
-
-from bench.latency import QUESTIONS, percentile, time_stream  # noqa: E402
-from pipelines.tts import PiperSpeaker, joe_voice_path  # noqa: E402
-from tests.fake_inference import FakeInferenceApi  # noqa: E402
-from tests.helpers import app_server  # noqa: E402
+from bench.latency import QUESTIONS, percentile, time_stream
+from pipelines.tts import PiperSpeaker, joe_voice_path
+from tests.support.fake_inference import FakeInferenceApi
+from tests.support.helpers import app_server
 
 
 def load(url: str, users: int, wavs: list[Path], rounds: int) -> list[float]:

@@ -1,6 +1,6 @@
 """Parler-TTS streaming cost: our streamer against the upstream one, on the same tokens.
 
-    python bench/streamer.py [--seconds 10] [--chunk 0.5]
+    python -m bench.streamer [--seconds 10] [--chunk 0.5]
 
 A tiny random Parler-TTS (real-width DAC 44 kHz codec, so decoding costs what it costs with real
 weights) generates the tokens of `--seconds` of audio once. Both streamers then receive exactly
@@ -11,18 +11,13 @@ the decode time of each streamer's first and last chunk and the total, and the s
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import torch
+from parler_tts import ParlerTTSStreamer as UpstreamStreamer
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from parler_tts import ParlerTTSStreamer as UpstreamStreamer  # noqa: E402
-
-from streamer import ParlerTTSStreamer  # noqa: E402
-from tests.tiny_parler import generate_kwargs, tiny_parler  # noqa: E402
+from streamer import ParlerTTSStreamer
+from tests.support.tiny_parler import generate_kwargs, tiny_parler
 
 
 class TokenRecorder:
@@ -58,7 +53,9 @@ def replay(streamer, columns: list[torch.Tensor]) -> tuple[list[float], float, f
 
 
 def streamer_queue(streamer):
-    return streamer.audio_queue if isinstance(streamer, UpstreamStreamer) else streamer._queue
+    if isinstance(streamer, UpstreamStreamer):
+        return streamer.audio_queue
+    return streamer._queue  # noqa: SLF001 (the bench times what each put adds to the queue)
 
 
 def drain(streamer):
@@ -93,14 +90,16 @@ def main() -> None:
         rows.append((name, costs, total, seconds))
         print(
             f"{name:<9} chunks {len(costs):3d}  first {costs[0]:6.3f} s  last {costs[-1]:6.3f} s"
-            f"  last/first {costs[-1] / costs[0]:5.2f}x  total {total:7.2f} s  audio {seconds:5.2f} s"
+            f"  last/first {costs[-1] / costs[0]:5.2f}x  total {total:7.2f} s"
+            f"  audio {seconds:5.2f} s"
         )
         print("          per chunk: " + " ".join(f"{cost:.2f}" for cost in costs))
     ours, upstream = rows
     print(
         f"streamer: {args.seconds:g} s of audio in {args.chunk:g} s chunks: ours {ours[2]:.2f} s"
         f" (last/first {ours[1][-1] / ours[1][0]:.2f}x), upstream {upstream[2]:.2f} s"
-        f" (last/first {upstream[1][-1] / upstream[1][0]:.2f}x), {upstream[2] / ours[2]:.1f}x faster"
+        f" (last/first {upstream[1][-1] / upstream[1][0]:.2f}x),"
+        f" {upstream[2] / ours[2]:.1f}x faster"
     )
 
 

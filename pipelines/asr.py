@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -78,7 +78,7 @@ class FasterWhisperTranscriber:
                 language=self._language,
                 beam_size=5,
                 # One decoding per window: the fallback to higher temperatures decodes each
-                # window up to six times when the speech repeats itself (16 CPU-s for 28 s).
+                # window up to six times when the speech repeats itself.
                 temperature=0.0,
                 without_timestamps=True,
                 condition_on_previous_text=False,
@@ -116,6 +116,16 @@ class FasterWhisperTranscriber:
         return tokenizer.decode(result.sequences_ids[0]).strip()
 
 
+class WhisperModels(NamedTuple):
+    """What `TransformersWhisperTranscriber` loads (transformers objects)."""
+
+    model: Any
+    assistant: Any  # None: no speculative decoding
+    tokenizer: Any
+    extractor: Any
+    device: str
+
+
 class TransformersWhisperTranscriber:
     """Whisper through transformers (`model`: Hub id or local directory), greedy, batch 1, with
     an optional assistant for speculative decoding, which gives exactly the main model's output.
@@ -144,10 +154,17 @@ class TransformersWhisperTranscriber:
         self._model_id, self._assistant_id = model, assistant
         self._language, self._task = language, task
         self._int8, self._threads = int8, threads
-        self._loaded = None
+        self._loaded: WhisperModels | None = None
         self._lock = threading.Lock()
 
-    def _load(self):
+    def models(self) -> WhisperModels:
+        """The loaded model, assistant, tokenizer and feature extractor (loaded on first use)."""
+        with self._lock:
+            if self._loaded is None:
+                self._loaded = self._load()
+            return self._loaded
+
+    def _load(self) -> WhisperModels:
         import torch
         from transformers import (
             AutoConfig,
@@ -178,7 +195,8 @@ class TransformersWhisperTranscriber:
         if assistant is not None:
             assistant = self._maybe_int8(assistant, device)
         extractor = WhisperFeatureExtractor(feature_size=model.config.num_mel_bins)
-        return model, assistant, AutoTokenizer.from_pretrained(self._model_id), extractor, device
+        tokenizer = AutoTokenizer.from_pretrained(self._model_id)
+        return WhisperModels(model, assistant, tokenizer, extractor, device)
 
     def _maybe_int8(self, model, device: str):
         if not (self._int8 and device == "cpu"):
@@ -195,10 +213,7 @@ class TransformersWhisperTranscriber:
         """The generated token ids and the text, for comparing runs token for token."""
         import torch
 
-        with self._lock:
-            if self._loaded is None:
-                self._loaded = self._load()
-            model, assistant, tokenizer, extractor, device = self._loaded
+        model, assistant, tokenizer, extractor, device = self.models()
         features = extractor(audio, sampling_rate=sample_rate, return_tensors="pt").input_features
         options = {"max_new_tokens": 128, "do_sample": False, "num_beams": 1}
         if getattr(model.generation_config, "is_multilingual", False):

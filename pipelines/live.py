@@ -8,7 +8,7 @@ import threading
 import time
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Callable, Generic, TypeVar
 
 import numpy as np
 
@@ -19,8 +19,8 @@ R = TypeVar("R")
 Span = tuple[int, int]
 # Guesses are made while the recording is within Whisper's short window (a guess of longer
 # speech costs far more CPU, and a question that long is rare), at most MAX_GUESSES per
-# recording (each costs about 1.7 CPU-s here; a question with more pauses than that is
-# prepared at stop, like an upload).
+# recording (each costs a transcription; a question with more pauses than that is prepared at
+# stop, like an upload).
 GUESS_SAMPLES = 10 * audio.ASR_SAMPLE_RATE
 MAX_GUESSES = 2
 
@@ -71,22 +71,22 @@ class LiveQuestion(Generic[R]):
         self._guess_samples = min(GUESS_SAMPLES, self._max_samples)
         self._lock = threading.Lock()
         self.closed = False
-        self.ended = time.perf_counter()  # when the last chunk came
+        self.last_chunk_at = time.perf_counter()
 
     def add(self, sample_rate: int, chunk: np.ndarray) -> None:
         """Take the next chunk from the microphone; ignored after `finish` or past the limit."""
         with self._lock:
             if self.closed or self._size > self._max_samples:
                 return
-            self.ended = time.perf_counter()
+            self.last_chunk_at = time.perf_counter()
             samples = self._resampler(sample_rate, chunk)
             self._pieces.append(samples)
             self._size += samples.size
-            ended = self._end_of_speech.feed(samples)
-            if self._guess is not None and (ended or self._end_of_speech.speaking):
+            speech_ended = self._end_of_speech.feed(samples)
+            if self._guess is not None and (speech_ended or self._end_of_speech.speaking):
                 self._guess.drop()  # the person spoke again: its speech is not the question
                 self._guess = None
-            if ended and self._guesses < MAX_GUESSES and self._size <= self._guess_samples:
+            if speech_ended and self._guesses < MAX_GUESSES and self._size <= self._guess_samples:
                 self._guesses += 1
                 dropped = threading.Event()
                 result = self._executor.submit(self._prepare_speech, self._samples(), dropped)

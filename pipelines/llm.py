@@ -7,8 +7,8 @@ import logging
 import random
 import re
 import threading
-from pathlib import Path
 from itertools import chain
+from pathlib import Path
 from typing import Iterable, Iterator, Protocol
 
 from pipelines.ahead import run_ahead

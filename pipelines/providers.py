@@ -28,8 +28,8 @@ from huggingface_hub.inference._providers._common import _fetch_inference_provid
 from pipelines.remote import (
     HUB,
     SERVED_ERRORS,
-    Service,
     ServedStageFailure,
+    Service,
     call_with_retry,
     endpoint_service,
     failure_of,

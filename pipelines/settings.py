@@ -5,16 +5,15 @@ from __future__ import annotations
 import importlib.util
 import os
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Literal, Mapping, get_args
 
 from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
 from pipelines.providers import AUTO, Task, callable_providers
 
-ASR_MODELS = ("tiny.en",)
-ASR_ENGINES = ("faster-whisper", "transformers")
-TTS_ENGINES = ("auto", "piper", "parler")
+AsrEngine = Literal["faster-whisper", "transformers"]
+TtsEngine = Literal["auto", "piper", "parler"]
 JENNY = (
     "Jenny speaks at an average pace with a calm delivery in a very confined sounding "
     "environment with clear audio quality."
@@ -34,8 +33,7 @@ class Settings:
     pause_seconds: float = 0.7
     chunk_seconds: float = 1.0
     max_spoken_words: int = 30
-    asr_model: str = "tiny.en"
-    asr_engine: str = "faster-whisper"
+    asr_engine: AsrEngine = "faster-whisper"
     asr_hf_model: str = "openai/whisper-large-v3"
     asr_hf_assistant: str | None = "distil-whisper/distil-large-v3"
     asr_language: str = "en"
@@ -58,7 +56,7 @@ class Settings:
     max_recordings: int = 16
     max_upload_mb: float | None = None  # None: what the longest recording allowed needs
     cache_minutes: float = 15.0
-    tts: str = "auto"
+    tts: TtsEngine = "auto"
     parler_model: str = "parler-tts/parler-mini-v1-jenny"
     parler_description: str = JENNY
     parler_play_seconds: float = 0.5
@@ -84,21 +82,17 @@ class Settings:
                 raise SettingsError(f"{name}={raw!r} must be between {low} and {high}")
             return value
 
-        asr_model = text("MAGIC8_ASR_MODEL") or cls.asr_model
-        if asr_model not in ASR_MODELS:
-            raise SettingsError(
-                f"MAGIC8_ASR_MODEL={asr_model!r} is not one of {', '.join(ASR_MODELS)}"
-            )
-        asr_engine = text("MAGIC8_ASR") or cls.asr_engine
-        if asr_engine not in ASR_ENGINES:
-            raise SettingsError(f"MAGIC8_ASR={asr_engine!r} is not one of {', '.join(ASR_ENGINES)}")
+        def choice(name: str, choices: type, default: str) -> str:
+            value = text(name) or default
+            if value not in get_args(choices):
+                known = ", ".join(get_args(choices))
+                raise SettingsError(f"{name}={value!r} is not one of {known}")
+            return value
+
         assistant = text("MAGIC8_ASR_ASSISTANT") or cls.asr_hf_assistant
         task = text("MAGIC8_ASR_TASK") or cls.asr_task
         if task not in ("transcribe", "translate"):
             raise SettingsError(f"MAGIC8_ASR_TASK={task!r} is not transcribe or translate")
-        tts = text("MAGIC8_TTS") or cls.tts
-        if tts not in TTS_ENGINES:
-            raise SettingsError(f"MAGIC8_TTS={tts!r} is not one of {', '.join(TTS_ENGINES)}")
         for name in ("MAGIC8_LLM_GGUF", "MAGIC8_PIPER_VOICE"):
             path = text(name)
             if path is not None and not os.path.isfile(path):
@@ -138,8 +132,7 @@ class Settings:
             max_recordings=number("MAGIC8_MAX_RECORDINGS", int, cls.max_recordings, 1, 256),
             max_spoken_words=number("MAGIC8_MAX_SPOKEN_WORDS", int, cls.max_spoken_words, 5, 60),
             chunk_seconds=number("MAGIC8_CHUNK_SECONDS", float, cls.chunk_seconds, 0.1, 30.0),
-            asr_model=asr_model,
-            asr_engine=asr_engine,
+            asr_engine=choice("MAGIC8_ASR", AsrEngine, cls.asr_engine),
             asr_hf_model=text("MAGIC8_ASR_HF_MODEL") or cls.asr_hf_model,
             asr_hf_assistant=None if assistant == "none" else assistant,
             asr_language=text("MAGIC8_ASR_LANGUAGE") or cls.asr_language,
@@ -156,7 +149,7 @@ class Settings:
             asr_url=text("MAGIC8_ASR_URL"),
             llm_url=text("MAGIC8_LLM_URL"),
             api_timeout=number("MAGIC8_API_TIMEOUT", float, cls.api_timeout, 1.0, 300.0),
-            tts=tts,
+            tts=choice("MAGIC8_TTS", TtsEngine, cls.tts),
             parler_model=text("MAGIC8_PARLER_MODEL") or cls.parler_model,
             parler_description=text("MAGIC8_PARLER_DESCRIPTION") or cls.parler_description,
             parler_play_seconds=number(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from pathlib import Path
 from itertools import chain
+from pathlib import Path
 from typing import Iterable, Iterator, Protocol
 
 import numpy as np
@@ -46,7 +46,7 @@ class PiperSpeaker:
     audio (used when MAGIC8_SEED is set; the voice is a little flatter).
     """
 
-    speaks_ahead = True  # a sentence costs about 0.1 s of CPU
+    speaks_ahead = True  # a sentence costs a small fraction of its own length in CPU
 
     def __init__(self, voice: Path, name: str = "Piper", deterministic: bool = False) -> None:
         self.name = name
@@ -58,7 +58,8 @@ class PiperSpeaker:
         self._config = json.loads(Path(f"{voice}.json").read_text(encoding="utf-8"))
         self.sample_rate = int(self._config["audio"]["sample_rate"])
 
-    def _model(self):
+    def voice(self):
+        """The loaded Piper voice (`piper.PiperVoice`; loaded on first use)."""
         with self._lock:
             if self._voice is None:
                 import onnxruntime
@@ -66,7 +67,7 @@ class PiperSpeaker:
                 from piper.config import PiperConfig
 
                 # Without ONNX Runtime's memory arena: the arena keeps the memory of the
-                # longest sentence ever spoken (100 MB for 20 words here) for good.
+                # longest sentence ever spoken for good (docs/limits.md).
                 options = onnxruntime.SessionOptions()
                 options.enable_cpu_mem_arena = False
                 self._voice = PiperVoice(
@@ -83,7 +84,7 @@ class PiperSpeaker:
 
         quiet = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
         config = quiet if self._deterministic else None
-        sentences = self._model().synthesize(text, config)
+        sentences = self.voice().synthesize(text, config)
         while True:
             with self._one_at_a_time:  # a sentence uses every core; requests take turns
                 chunk = next(sentences, None)
@@ -137,7 +138,8 @@ class ParlerSpeaker:
         ).to(device)
         log.info(
             "Parler-TTS %s on %s (%s), decoder attention: %s",
-            model_id, device, dtype, model.decoder.config._attn_implementation,
+            model_id, device, dtype,
+            model.decoder.config._attn_implementation,  # noqa: SLF001 (transformers has no public one)
         )
         return cls(model.eval(), AutoTokenizer.from_pretrained(model_id), description, play_seconds)
 

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from pipelines.magic8 import Magic8Ball, embedded_backends
+from pipelines.backends import embedded_backends
+from pipelines.magic8 import Magic8Ball
 from pipelines.settings import Settings
-from tests.helpers import app_server
+from tests.support.helpers import app_server
 
 QUESTION = "Should I buy a new bicycle?"
 QUESTION_WORDS = ("buy", "bicycle")

@@ -14,7 +14,7 @@ from gradio_client.exceptions import AppError
 
 from pipelines.audio import decode_question
 from tests.conftest import QUESTION_WORDS
-from tests.helpers import ROOT, RecorderRoute, ffmpeg
+from tests.support.helpers import ROOT, RecorderRoute, ffmpeg
 
 TIMEOUT_S = 60  # far above any real request; a hang fails the test instead of the whole run
 
@@ -157,7 +157,7 @@ def test_api_refuses_what_is_not_an_uploaded_file(server, api_name, audio):
     ids=["none", "empty", "list", "no audio", "not base64", "huge", "unknown recording"],
 )
 def test_the_recorder_route_answers_hostile_chunks_with_a_message(server, data):
-    reply = RecorderRoute(server[0]).hear(data)
+    reply = RecorderRoute(server[0]).send(data)
     assert set(reply) == {"error"} and "Please record your question again" in reply["error"]
 
 
@@ -165,9 +165,9 @@ def test_the_recorder_route_hears_a_chunk_sent_twice_once(server, question_wav):
     route = RecorderRoute(server[0])
     samples = decode_question(str(question_wav), max_seconds=30)
     pcm = (np.concatenate([samples, np.zeros(8_000, np.float32)]) * 32767).astype("<i2")
-    first = route.hear({"recording": None, "offset": 0, "rate": 16_000,
+    first = route.send({"recording": None, "offset": 0, "rate": 16_000,
                        "pcm": base64.b64encode(pcm.tobytes()).decode()})
     assert first["received"] == pcm.size and len(first["recording"]) == 32
-    again = route.hear({"recording": first["recording"], "offset": 0, "rate": 16_000,
+    again = route.send({"recording": first["recording"], "offset": 0, "rate": 16_000,
                        "pcm": base64.b64encode(pcm[:1600].tobytes()).decode()})
     assert again["received"] == pcm.size  # sent twice, heard once

@@ -6,7 +6,8 @@ import soundfile as sf
 
 from pipelines import audio
 from pipelines.errors import UserFacingError
-from tests.helpers import ffmpeg, ffmpeg_decode
+from tests.support.helpers import ffmpeg, ffmpeg_decode
+from web.hls import AdtsStreamEncoder
 
 
 def tone(seconds: float, rate: int, channels: int = 1) -> np.ndarray:
@@ -103,12 +104,12 @@ def test_mp3_chunks_join_into_the_one_shot_mp3():
 
 def test_the_aac_segments_of_an_answer_are_one_stream_as_long_as_its_mp3():
     chunks = list(audio.mp3_chunks(iter([tone(1.3, 22_050), tone(0.9, 22_050)]), 22_050, 0.5))
-    encoder = audio.AdtsStreamEncoder()
+    encoder = AdtsStreamEncoder()
     segments = [encoder.encode(chunk) for chunk in chunks] + [encoder.finish()]
     joined = b"".join(data for data, _seconds in segments)
-    whole = audio.AdtsStreamEncoder()
+    whole = AdtsStreamEncoder()
     assert joined == b"".join(part for part, _ in (whole.encode(b"".join(chunks)), whole.finish()))
-    rate = audio.AdtsStreamEncoder.RATE
+    rate = AdtsStreamEncoder.RATE
     decoded = ffmpeg_decode(joined, rate)
     assert sum(seconds for _data, seconds in segments) == decoded.size / rate
     mp3_seconds = ffmpeg_decode(b"".join(chunks)).size / 22_050

@@ -1,6 +1,5 @@
 """tools/convert_ct2_whisper.py: the CTranslate2 Whisper tiny.en from PyPI, as transformers."""
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,10 +8,7 @@ import torch
 
 from pipelines.asr import tiny_en_model_dir
 from pipelines.audio import decode_question
-from tests.helpers import ROOT
-
-sys.path.insert(0, str(ROOT / "tools"))
-from convert_ct2_whisper import convert  # noqa: E402
+from tools.convert_ct2_whisper import convert
 
 SOT, NO_TIMESTAMPS, EOT = 50257, 50362, 50256  # Whisper .en special tokens
 
@@ -112,7 +108,7 @@ def test_transformers_engine_transcribes_alike_with_and_without_its_assistant(
 
 
 def test_the_app_picks_the_transformers_engine_from_settings(converted):
-    from pipelines.magic8 import embedded_backends
+    from pipelines.backends import embedded_backends
     from pipelines.settings import Settings
 
     _model, _info, path = converted

@@ -7,12 +7,12 @@ import os
 import subprocess
 import sys
 
-from tests.helpers import ROOT
+from tests.support.helpers import ROOT
 
 
 def test_the_gpu_bench_dry_run_prints_its_table():
     run = subprocess.run(
-        [sys.executable, "bench/gpu.py", "--dry-run", "--runs", "1"],
+        [sys.executable, "-m", "bench.gpu", "--dry-run", "--runs", "1"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
         env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},  # the CPU, also on a GPU machine
     )

@@ -13,8 +13,8 @@ from gradio_client import Client, handle_file
 
 from pipelines.llm import CLASSIC_ANSWERS, PERSONA
 from tests.conftest import QUESTION_WORDS
-from tests.fake_inference import FakeInferenceApi
-from tests.helpers import app_server
+from tests.support.fake_inference import FakeInferenceApi
+from tests.support.helpers import app_server
 
 TOKEN = "hf_TestTokenThatMustNeverShow1234"
 API_TIMEOUT_S = 3

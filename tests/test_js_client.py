@@ -10,7 +10,7 @@ import httpx
 import numpy as np
 
 from tests.conftest import QUESTION_WORDS
-from tests.helpers import ROOT, ffmpeg_decode
+from tests.support.helpers import ROOT, ffmpeg_decode
 
 
 def test_the_javascript_client_gets_the_transcript_and_the_mp3(server, question_wav):

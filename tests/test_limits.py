@@ -17,11 +17,11 @@ from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 from pipelines import audio
-from pipelines.ahead import in_background
 from pipelines.errors import UserFacingError
 from pipelines.llm import local_answerer, smollm2_gguf
-from pipelines.remote import MalformedReply, Service, ServedStageFailure, call_with_retry
+from pipelines.remote import MalformedReply, ServedStageFailure, Service, call_with_retry
 from pipelines.spoken_text import speakable, spoken_words, within_words
+from web.relay import in_background
 
 NOTHING = "nothing in that text I can say"
 EMOJI = "".join(chr(0x1F600 + i % 80) for i in range(400))
@@ -147,7 +147,8 @@ def test_the_app_sends_security_headers_and_closes_foreign_redirects(server):
     assert httpx.get(url + "gradio_api/file=http://example.com/", timeout=10).status_code == 404
     for route in ("run", "api"):
         body = {"data": [], "fn_index": 0}
-        assert httpx.post(f"{url}gradio_api/{route}/predict", json=body, timeout=10).status_code == 404
+        response = httpx.post(f"{url}gradio_api/{route}/predict", json=body, timeout=10)
+        assert response.status_code == 404
 
 
 def test_an_oversized_upload_is_refused(server, client, tmp_path):

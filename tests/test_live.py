@@ -10,14 +10,14 @@ import pytest
 import soundfile as sf
 
 from pipelines import vad
+from pipelines.ahead import run_ahead
 from pipelines.audio import ASR_SAMPLE_RATE, decode_question
 from pipelines.errors import UserFacingError
-from pipelines.ahead import run_ahead
 from pipelines.live import GuessDropped, LiveQuestion
 from pipelines.magic8 import Magic8Ball
 
 MIC_RATE = 48_000
-CHUNK = 12_000  # what the page sends every 0.25 s
+CHUNK = 12_000  # 0.25 s at 48 kHz (the page sends every 0.1 s; a slow connection, longer)
 
 
 class CountingTranscriber:
@@ -49,7 +49,7 @@ def silence(seconds: float, rate: int = ASR_SAMPLE_RATE) -> np.ndarray:
 
 
 def microphone(audio_16k: np.ndarray) -> list[np.ndarray]:
-    """`audio_16k` as the page's microphone sends it: 48 kHz int16 chunks of 0.25 s."""
+    """`audio_16k` as the page's microphone sends it: 48 kHz int16 chunks (of CHUNK samples)."""
     at_48k = np.repeat(audio_16k, 3)
     return [
         (chunk * 32767).astype(np.int16)
@@ -58,7 +58,7 @@ def microphone(audio_16k: np.ndarray) -> list[np.ndarray]:
 
 
 def record_live(ball: Magic8Ball, audio_16k: np.ndarray):
-    live = ball.listen()
+    live = ball.new_live_question()
     for chunk in microphone(audio_16k):
         live.add(MIC_RATE, chunk)
     return live
@@ -113,7 +113,7 @@ def test_words_after_a_pause_are_not_lost(counting_ball, speech):
 
 def test_live_recordings_too_short_or_too_long_are_refused(ball):
     with pytest.raises(UserFacingError, match="only 0.0 s long"):
-        ball.listen().finish()
+        ball.new_live_question().finish()
     too_long = np.full(int((ball.settings.max_seconds + 2) * ASR_SAMPLE_RATE), 0.1, np.float32)
     with pytest.raises(UserFacingError, match="long; questions can be at most 30.0 s"):
         ball.transcribe_live(record_live(ball, too_long))

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from pipelines.tts import ParlerSpeaker, PiperSpeaker, choose_speaker, joe_voice_path
-from tests.tiny_parler import save_tiny_checkpoint
+from tests.support.tiny_parler import save_tiny_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,8 @@ def checkpoint(tmp_path_factory):
 def test_parler_loads_and_streams_mp3_chunks(checkpoint):
     speaker = choose_speaker("parler", joe_voice_path(), checkpoint, "A calm voice.", 0.2)
     assert isinstance(speaker, ParlerSpeaker) and speaker.name == "Parler-TTS"
-    assert speaker.model.decoder.config._attn_implementation == "sdpa"
+    attention = speaker.model.decoder.config._attn_implementation  # noqa: SLF001 (no public one)
+    assert attention == "sdpa"
     chunks = list(speaker.stream_mp3(["will it rain?"], chunk_seconds=0.5))
     assert len(chunks) > 1 and all(isinstance(chunk, bytes) for chunk in chunks)
     streamed, rate = sf.read(io.BytesIO(b"".join(chunks)))  # one continuous MP3

@@ -1,8 +1,8 @@
 """The Space's default served path: only HF_TOKEN set. The app asks the Hub (a loopback stand-in
 at HF_ENDPOINT) which Inference Provider serves each model, then huggingface_hub calls that
 provider through https://router.huggingface.co (reached through the app's HTTPS_PROXY, a
-loopback stand-in with its own certificate). Every failure ends in an offline answer with a notice that
-says what happened; the token goes nowhere but the Hub and the router."""
+loopback stand-in with its own certificate). Every failure ends in an offline answer with a
+notice that says what happened; the token goes nowhere but the Hub and the router."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from pipelines.providers import FAILED_KEPT_S, FOUND_KEPT_S, ProviderLookup, Ser
 from pipelines.remote import ServedStageFailure
 from pipelines.settings import Settings
 from tests.conftest import QUESTION_WORDS
-from tests.fake_hub import ROUTER_HOST, FakeHub, HubModel, RouterProxy, mapping
-from tests.fake_inference import FakeInferenceApi
-from tests.helpers import app_server
+from tests.support.fake_hub import ROUTER_HOST, FakeHub, HubModel, RouterProxy, mapping
+from tests.support.fake_inference import FakeInferenceApi
+from tests.support.helpers import app_server
 
 TOKEN = "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"
 API_TIMEOUT_S = 3

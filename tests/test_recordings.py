@@ -12,8 +12,8 @@ import soundfile as sf
 
 from pipelines.audio import ASR_SAMPLE_RATE, decode_question
 from pipelines.errors import UserFacingError
-from pipelines.recordings import Chunk, Recordings
 from pipelines.vad import EndOfSpeech
+from web.recordings import Chunk, Recordings
 
 RATE = 16_000
 
@@ -31,7 +31,7 @@ def send(recordings: Recordings, audio: np.ndarray, real_time: bool = False) -> 
     recording, piece = None, RATE // 10
     for start in range(0, audio.size, piece):
         chunk = page_chunk(audio[start : start + piece], start, recording)
-        recording = recordings.hear(Chunk.from_page(chunk)).recording
+        recording = recordings.add(Chunk.from_page(chunk)).recording
         if real_time:
             time.sleep(0.1)
     return recording
@@ -44,7 +44,7 @@ def speech(question_wav) -> np.ndarray:
 
 @pytest.fixture
 def recordings(ball) -> Recordings:
-    return Recordings(ball.listen, lifetime_s=60)
+    return Recordings(ball.new_live_question, lifetime_s=60)
 
 
 def silence(seconds: float) -> np.ndarray:
@@ -58,8 +58,8 @@ def test_recorded_question_is_the_uploaded_one_even_with_chunks_sent_twice(
     sf.write(tmp_path / "question.wav", audio, ASR_SAMPLE_RATE)
     recording = send(recordings, audio[:16_000])
     # A reply lost on the way: the page sends the same samples again, with more after them.
-    heard = recordings.hear(Chunk.from_page(page_chunk(audio[8_000:], 8_000, recording)))
-    assert heard.received == audio.size
+    reply = recordings.add(Chunk.from_page(page_chunk(audio[8_000:], 8_000, recording)))
+    assert reply.received == audio.size
     live_turn = ball.transcribe_live(recordings.take(recording))
     one_shot = ball.transcribe(str(tmp_path / "question.wav"))
     assert live_turn.question == one_shot.question
@@ -95,21 +95,21 @@ def test_malformed_chunks_get_a_short_message(data):
 def test_gaps_unknown_recordings_and_rate_changes_are_refused(recordings, speech):
     recording = send(recordings, speech[:3200])
     with pytest.raises(UserFacingError, match="intact"):  # 0.1 s missing
-        recordings.hear(Chunk.from_page(page_chunk(speech[4800:6400], 4800, recording)))
+        recordings.add(Chunk.from_page(page_chunk(speech[4800:6400], 4800, recording)))
     changed = page_chunk(speech[3200:4800], 3200, recording) | {"rate": 48_000}
     with pytest.raises(UserFacingError, match="intact"):
-        recordings.hear(Chunk.from_page(changed))
+        recordings.add(Chunk.from_page(changed))
     with pytest.raises(UserFacingError, match="ended or expired"):
-        recordings.hear(Chunk.from_page(page_chunk(speech[:1600], 0, "0" * 32)))
+        recordings.add(Chunk.from_page(page_chunk(speech[:1600], 0, "0" * 32)))
     with pytest.raises(UserFacingError, match="ended or expired"):
         recordings.take({"not": "an id"})
 
 
 def test_an_abandoned_recording_is_dropped_and_an_ended_one_kept(ball, speech):
-    recordings = Recordings(ball.listen, lifetime_s=60, idle_s=0.2)
+    recordings = Recordings(ball.new_live_question, lifetime_s=60, idle_s=0.2)
     abandoned = send(recordings, speech)
     last = page_chunk(silence(0.1), speech.size, send(recordings, speech)) | {"last": True}
-    ended = recordings.hear(Chunk.from_page(last)).recording
+    ended = recordings.add(Chunk.from_page(last)).recording
     time.sleep(1.5)  # no chunk comes: the recordings' own sweep drops the abandoned one
     assert recordings.open == 1
     with pytest.raises(UserFacingError, match="ended or expired"):
@@ -118,7 +118,7 @@ def test_an_abandoned_recording_is_dropped_and_an_ended_one_kept(ball, speech):
 
 
 def test_past_the_limit_of_open_recordings_a_new_one_is_told_to_wait(ball):
-    recordings = Recordings(ball.listen, lifetime_s=60, most_open=2)
+    recordings = Recordings(ball.new_live_question, lifetime_s=60, most_open=2)
     first, _second = send(recordings, silence(0.2)), send(recordings, silence(0.2))
     with pytest.raises(UserFacingError, match="Please wait a moment"):
         send(recordings, silence(0.2))
@@ -129,7 +129,7 @@ def test_past_the_limit_of_open_recordings_a_new_one_is_told_to_wait(ball):
 def test_empty_chunks_are_ignored(recordings, speech):
     recording = send(recordings, speech[:1600])
     empty = Chunk.from_page(page_chunk(speech[:0], 1600, recording))
-    assert recordings.hear(empty).received == 1600
+    assert recordings.add(empty).received == 1600
 
 
 def test_silence_after_speech_is_measured_for_the_hands_free_pause(speech):

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 
-from tests.helpers import app_server, ffmpeg_decode
+from tests.support.helpers import app_server, ffmpeg_decode
 
-AAC_RATE = 48_000  # pipelines.audio.AdtsStreamEncoder.RATE
+AAC_RATE = 48_000  # web.hls.AdtsStreamEncoder.RATE
 AAC_PRIMING = 1024  # samples of silence an AAC encoder starts with (ADTS cannot mark them)
 
 

@@ -7,7 +7,7 @@ def test_defaults_need_no_environment():
     settings = Settings.from_env({})
     assert settings.seed is None
     assert settings.max_seconds == 30.0
-    assert settings.asr_model == "tiny.en"
+    assert (settings.asr_engine, settings.tts) == ("faster-whisper", "auto")
     assert settings.hf_token is None
     assert settings.threads >= 1
 
@@ -24,7 +24,7 @@ def test_values_are_read_and_typed():
     [
         ({"MAGIC8_SEED": "soon"}, "MAGIC8_SEED"),
         ({"MAGIC8_MAX_SECONDS": "0"}, "between"),
-        ({"MAGIC8_ASR_MODEL": "huge"}, "MAGIC8_ASR_MODEL"),
+        ({"MAGIC8_TTS": "espeak"}, "MAGIC8_TTS"),
         ({"MAGIC8_LLM_GGUF": "/no/such/model.gguf"}, "not a file"),
         ({"MAGIC8_LLM_URL": "localhost:8080"}, "not an http"),
         ({"MAGIC8_API_TIMEOUT": "-1"}, "between"),

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from gradio_client import Client, handle_file
 
-from tests.helpers import ROOT, app_server
+from tests.support.helpers import ROOT, app_server
 
 SPACE_PYTHON = ROOT / ".venv-space" / "bin" / "python"
 # What a Space build makes from source: pure-Python packages of the Parler-TTS stack published

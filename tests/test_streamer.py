@@ -10,7 +10,7 @@ import torch
 from transformers.generation.logits_process import LogitsProcessor, LogitsProcessorList
 
 from streamer import ParlerTTSStreamer, stream_generate
-from tests.tiny_parler import generate_kwargs, tiny_parler
+from tests.support.tiny_parler import generate_kwargs, tiny_parler
 
 HOP = 512  # DAC 44.1 kHz: samples per codec frame
 

@@ -168,7 +168,8 @@ def convert(source: Path, out: Path, more_pieces: tuple[Path, ...] = ()) -> Path
     out.mkdir(parents=True, exist_ok=True)
     config.save_pretrained(out)
     generation = GenerationConfig.from_model_config(config)
-    generation._from_model_config = False  # else transformers may rebuild it from the config
+    # else transformers may rebuild it from the config
+    generation._from_model_config = False  # noqa: SLF001 (transformers has no public switch)
     # What transformers' Whisper `generate` reads besides the model config.
     generation.is_multilingual = multilingual
     generation.no_timestamps_token_id = special["sot"] + 105

@@ -1,21 +1,7 @@
-"""The page's microphone: every word from the Record click on reaches the server, in order, while
-the person talks; and, with "Answer when I pause" on, the recording ends by itself at a pause.
-
-Why not Gradio's streaming microphone (`gr.Audio(streaming=True)` + `.stream`): in Gradio 6.17
-it throws away what is recorded while its stream event is still waiting to start (the first
-fraction of a second after the first Record click), a chunk that reaches a busy handler replaces
-the one before it instead of queueing behind it, and the last partial chunk before Stop is never
-sent. People start talking at the click, so first words were lost.
-
-How: a `gr.HTML` component with a few lines of JavaScript (as `player.py`). At the click it opens
-the microphone into an AudioWorklet (an audio context at 16 kHz where the browser allows it,
-made at page load so that nothing waits for it), keeps every sample until the server has it,
-and sends what it holds every 0.1 s through a Gradio server function (`server.hear`, one call
-at a time, so in order): int16 samples with their place in the recording. The server's reply
-says how long the person has been quiet after speaking; with the switch on, past the pause the
-recorder stops by itself. At Stop it takes what the microphone recorded up to that moment (by
-the audio clock, so audio still on its way through a busy page is kept), sends the rest, then
-fires the `recorded` event with the recording's id, which the app answers.
+"""The page's microphone (`gr.HTML` with a few lines of JavaScript): every sample from the Record
+click on reaches the server, in order, while the person talks (`server.send_chunk`, every
+0.1 s); with "Answer when I pause" on, the recording ends by itself at a pause. Why not Gradio's
+streaming microphone, and how this works: docs/design.md.
 
 For tests and benchmarks the script keeps page-side timestamps in `window.magic8Timing`
 (`performance.now()` milliseconds): `clicks` (Record), `captures` (the first audio of each
@@ -31,7 +17,7 @@ from typing import Awaitable, Callable
 
 import gradio as gr
 
-from player import TIMING_JS
+from web.player import TIMING_JS
 
 SEND_EVERY_MS = 100
 
@@ -124,7 +110,8 @@ async function start() {
   } catch (error) {
     endCapture(rec);
     if (current === rec) {
-      show(false, `The microphone is not available (${error.message}). You can upload a recording.`);
+      show(false, `The microphone is not available (${error.message}). ` +
+                  'You can upload a recording.');
     }
     return;
   }
@@ -135,7 +122,7 @@ async function start() {
     const {time, samples} = event.data;
     if (rec.stopAt === null && time >= rec.began + MAX_SECONDS) stop(rec, false);  // the limit
     if (rec.stopAt !== null && time >= rec.stopAt) { endCapture(rec); return; }
-    if (!rec.heard) { rec.heard = true; timing.captures.push(performance.now()); }
+    if (!rec.gotAudio) { rec.gotAudio = true; timing.captures.push(performance.now()); }
     rec.pending.push(samples);
     timing.recording = time + samples.length / context.sampleRate - rec.began;
   };
@@ -172,7 +159,8 @@ async function send(rec) {
       const {count, pcm} = take(rec);
       const last = !rec.capturing && count === rec.pending.length;  // kept for the answer
       const reply = await Promise.race([  // no reply in time counts as none: it is sent again
-        server.hear({recording: rec.id, offset: rec.sent, rate: context.sampleRate, pcm, last}),
+        server.send_chunk(
+          {recording: rec.id, offset: rec.sent, rate: context.sampleRate, pcm, last}),
         sleep(REPLY_TIMEOUT_MS),
       ]);
       if (reply && reply.error) { fail(rec, reply.error); return; }
@@ -197,7 +185,7 @@ async function send(rec) {
   }
   if (rec.id && !rec.lastSent) {  // the capture ended with nothing more to send: say it ended
     // (not waited for: the answer may take the recording first, which is just as well)
-    server.hear({recording: rec.id, offset: rec.sent, rate: context.sampleRate, pcm: '',
+    server.send_chunk({recording: rec.id, offset: rec.sent, rate: context.sampleRate, pcm: '',
       last: true}).catch(() => {});
   }
 }
@@ -246,21 +234,20 @@ button.addEventListener('click', () => {
 
 
 def speech_recorder(
-    hear: Callable[[object], Awaitable[dict]], max_seconds: float, pause_seconds: float
+    receive_chunk: Callable[[object], Awaitable[dict]], max_seconds: float, pause_seconds: float
 ) -> gr.HTML:
-    """The recorder component. `hear(chunk)` takes what the page sends (see
-    `recordings.Chunk.from_page`) and replies with `recordings.Heard` as a dict, or
-    {"error": message}. Listen to its `recorded` event; the event data holds the recording id."""
+    """The recorder component. `receive_chunk(chunk)` takes what the page sends (see
+    `web.recordings.Chunk.from_page`) and replies with `ChunkReceived` or `ChunkRefused` as a
+    dict. Listen to its `recorded` event; the event data holds the recording id."""
 
-    async def hear_chunk(chunk: object) -> dict:
-        return await hear(chunk)
+    async def send_chunk(chunk: object) -> dict:  # what the script calls: server.send_chunk(...)
+        return await receive_chunk(chunk)
 
-    hear_chunk.__name__ = "hear"  # what the script calls: server.hear(...)
     return gr.HTML(
         value="",
         html_template=RECORDER_HTML.format(max_seconds=max_seconds, pause_seconds=pause_seconds),
         css_template=RECORDER_CSS,
         js_on_load=RECORDER_JS,
-        server_functions=[hear_chunk],
+        server_functions=[send_chunk],
         elem_id="magic8-recorder",
     )

@@ -14,7 +14,7 @@ from typing import Iterator
 import httpx
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def ffmpeg(*args: str) -> None:
@@ -97,18 +97,22 @@ def app_process(
 
 class RecorderRoute:
     """The page recorder's server function, called the way its script calls it (any client
-    can): `hear(chunk)` sends one chunk and returns the reply (or {"error": body} for an HTTP
+    can): `send(chunk)` sends one chunk and returns the reply (or {"error": body} for an HTTP
     error)."""
 
     def __init__(self, url: str, session: str = "x") -> None:
         config = httpx.get(url + "config", timeout=10).json()
         components = config["components"]
-        recorder = next(c for c in components if "hear" in c["props"].get("server_fns", []))
+        recorder = next(
+            c for c in components if "send_chunk" in c["props"].get("server_fns", [])
+        )
         self._url = url + "gradio_api/component_server/"
-        self._body = {"component_id": recorder["id"], "fn_name": "hear", "session_hash": session}
+        self._body = {
+            "component_id": recorder["id"], "fn_name": "send_chunk", "session_hash": session
+        }
         self._http = httpx.Client(timeout=30)
 
-    def hear(self, data: object) -> dict:
+    def send(self, data: object) -> dict:
         """Send `data` as one chunk."""
         response = self._http.post(self._url, json={**self._body, "data": data})
         return response.json() if response.status_code == 200 else {"error": response.text}

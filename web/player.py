@@ -1,22 +1,11 @@
-"""The page's speech player: the answer starts sounding as soon as its first chunk arrives, and
-the chunks join without gaps.
-
-Why not the streamed `gr.Audio` on the page: Gradio 6.17 re-encodes every streamed chunk to AAC
-(three ffmpeg/ffprobe processes, about 0.25 s a chunk on 2 cores) and plays the result through an
-HLS player that buffers about 2 s before it starts; each chunk decoded on its own also leaves a gap
-at every seam. (`gr.Audio(streaming=True)` stays for HLS players: `/ask_hls`.)
-
-How: a `gr.HTML` component with its own JavaScript (Gradio's way of adding front-end behaviour
-from Python, no build step). Its value is JSON: the answer's stream id, the MP3 chunks so far
-(base64) and whether the stream has ended. The chunks come from one MP3 encoder per answer
-(`audio.mp3_chunks`), so in order they are one continuous MP3: the script appends each new chunk
-to a MediaSource `audio/mpeg` SourceBuffer behind an `<audio>` element, which plays the first
-chunk at once and the rest gaplessly. The value carries all chunks so far, so a chunk is never
-lost if the page coalesces two quick updates.
+"""The page's speech player (`gr.HTML` with its own JavaScript): the answer starts sounding as
+soon as its first MP3 chunk arrives, and the chunks join without gaps (a MediaSource buffer
+behind an `<audio>` element). Its value is JSON: the answer's stream id, the MP3 chunks so far
+(base64) and whether the stream has ended. Why not the streamed `gr.Audio`: docs/design.md.
 
 For tests and benchmarks the script also keeps page-side timestamps in `window.magic8Timing`:
 `playing`, the first `playing` event of each answer (`performance.now()` milliseconds; the
-recorder, `recorder.py`, adds its own).
+recorder, `web/recorder.py`, adds its own).
 """
 
 from __future__ import annotations
@@ -43,7 +32,7 @@ audio.style.width = '100%';
 element.appendChild(audio);
 let stream = null;
 audio.addEventListener('playing', () => {
-  if (stream && !stream.heard) { stream.heard = true; timing.playing.push(performance.now()); }
+  if (stream && !stream.sounded) { stream.sounded = true; timing.playing.push(performance.now()); }
 });
 function pump(s) {
   if (!s.buffer || s.buffer.updating) return;
@@ -55,7 +44,7 @@ function pump(s) {
 }
 function open(id) {
   const s = {id, source: new MediaSource(), buffer: null, chunks: [], appended: 0,
-             ended: false, heard: false};
+             ended: false, sounded: false};
   s.source.addEventListener('sourceopen', () => {
     s.buffer = s.source.addSourceBuffer('audio/mpeg');
     s.buffer.mode = 'sequence';

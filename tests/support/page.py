@@ -98,7 +98,7 @@ def open_page(url: str, microphone: Spoken) -> Iterator:
 
 
 @dataclass(frozen=True)
-class Heard:
+class AskedAloud:
     """One question asked on the page: what it showed, and page-side times in seconds."""
 
     question: str
@@ -115,7 +115,7 @@ class Heard:
 
 def ask_out_loud(
     page, microphone: Spoken, stop_after_s: float | None = STOP_AFTER_S, timeout_ms: int = 60_000
-) -> Heard:
+) -> AskedAloud:
     """Click Record, talk (the fake microphone plays from when the browser has opened it), click
     Stop `stop_after_s` after the last word (None: never, the page stops at the pause with
     "Answer when I pause" on), and wait until the answer is playing."""
@@ -145,7 +145,7 @@ def ask_out_loud(
     question, answer = page.eval_on_selector_all("textarea", "els => els.map(e => e.value)")
     sound, stop = timing["playing"][-1], timing["stops"][-1]
     last_word = timing["captures"][-1] + 1000 * microphone.last_word_s
-    return Heard(
+    return AskedAloud(
         question=question,
         answer=answer,
         stop_to_sound_s=(sound - stop) / 1000,

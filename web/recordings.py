@@ -1,7 +1,8 @@
-"""Recordings sent by the page's own recorder (`recorder.py`), a chunk at a time while the person
-talks. Each chunk says where it belongs in its recording, so a chunk sent again (a reply lost on
-the way) is not heard twice and a missing one is noticed; each recording feeds one
-`LiveQuestion`, which the answer takes when the recording ends."""
+"""The recorder's wire protocol and the recordings it feeds. The page's recorder
+(`web/recorder.py`) sends a `Chunk` at a time while the person talks and gets a `ChunkReceived`
+(or a `ChunkRefused`) back. Each chunk says where it belongs in its recording, so a chunk sent
+again (a reply lost on the way) is not added twice and a missing one is noticed; each recording
+feeds one `LiveQuestion`, which the answer takes when the recording ends."""
 
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ class Chunk:
 
 
 @dataclass(frozen=True)
-class Heard:
+class ChunkReceived:
     """The server's reply to a chunk: the recording's id, how many samples it holds, and how
     long the person has been quiet after speaking."""
 
@@ -84,18 +85,25 @@ class Heard:
     silence_s: float
 
 
+@dataclass(frozen=True)
+class ChunkRefused:
+    """The server's reply to a chunk it could not take: a short message for the page."""
+
+    error: str
+
+
 @dataclass
 class _Recording(Generic[R]):
     live: LiveQuestion[R]
     sample_rate: int
-    heard: float  # time.monotonic() of its last chunk
+    last_chunk_at: float  # time.monotonic()
     received: int = 0
     ended: bool = False  # the page sent its last chunk: it waits for its answer
     lock: threading.Lock = field(default_factory=threading.Lock)  # one chunk at a time
 
 
 class Recordings(Generic[R]):
-    """The recordings in progress, by id, at most `most_open` at once. `hear` feeds them;
+    """The recordings in progress, by id, at most `most_open` at once. `add` feeds them;
     `take` ends one for its answer.
 
     A recording is dropped, with its audio and its guess, when nobody needs it any more:
@@ -107,12 +115,12 @@ class Recordings(Generic[R]):
 
     def __init__(
         self,
-        listen: Callable[[], LiveQuestion[R]],
+        new_live_question: Callable[[], LiveQuestion[R]],
         lifetime_s: float,
         most_open: int = 16,
         idle_s: float = IDLE_S,
     ) -> None:
-        self._listen = listen
+        self._new_live_question = new_live_question
         self._lifetime_s = lifetime_s
         self._idle_s = idle_s
         self._most_open = most_open
@@ -126,7 +134,7 @@ class Recordings(Generic[R]):
         with self._lock:
             return len(self._open)
 
-    def hear(self, chunk: Chunk) -> Heard:
+    def add(self, chunk: Chunk) -> ChunkReceived:
         """Add `chunk` to its recording (a new one where it has no id). Raises UserFacingError
         for an unknown recording, a gap, a changed sample rate, or a new recording past the
         limit."""
@@ -136,12 +144,12 @@ class Recordings(Generic[R]):
             if skip < 0 or chunk.sample_rate != recording.sample_rate:
                 raise UserFacingError(BROKEN_CHUNK)
             new = chunk.samples[skip:]
-            recording.heard = time.monotonic()
+            recording.last_chunk_at = time.monotonic()
             recording.ended = recording.ended or chunk.last
             if new.size:
                 recording.live.add(chunk.sample_rate, new)
                 recording.received += new.size
-            return Heard(recording_id, recording.received, recording.live.silence_s)
+            return ChunkReceived(recording_id, recording.received, recording.live.silence_s)
 
     def take(self, recording_id: object) -> LiveQuestion[R]:
         """End the recording `recording_id` and return it. Raises UserFacingError."""
@@ -159,7 +167,7 @@ class Recordings(Generic[R]):
             expired = [
                 key
                 for key, old in self._open.items()
-                if now - old.heard > (self._lifetime_s if old.ended else self._idle_s)
+                if now - old.last_chunk_at > (self._lifetime_s if old.ended else self._idle_s)
             ]
             abandoned = [self._open.pop(key) for key in expired]
         for recording in abandoned:
@@ -191,7 +199,7 @@ class Recordings(Generic[R]):
             if len(self._open) >= self._most_open:
                 raise UserFacingError(TOO_MANY)
             recording_id = uuid.uuid4().hex
-            recording = _Recording(self._listen(), chunk.sample_rate, time.monotonic())
+            recording = _Recording(self._new_live_question(), chunk.sample_rate, time.monotonic())
             self._open[recording_id] = recording
             start_sweeping, self._sweeping = not self._sweeping, True
         if start_sweeping:

@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import trustme
 
-from tests.fake_inference import FakeInferenceApi, LoopbackServer, Recorded
+from tests.support.fake_inference import FakeInferenceApi, LoopbackServer, Recorded
 
 ROUTER_HOST = "router.huggingface.co"
 

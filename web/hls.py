@@ -1,34 +1,20 @@
-"""`gr.Audio(streaming=True)` for HLS listeners (`/ask_hls`): one AAC encoder per answer.
-
-Gradio 6.17 turns every streamed chunk into AAC on its own (with pydub, which runs ffprobe and
-ffmpeg twice per chunk): each segment of its HLS playlist starts a new encoder, with its
-priming and padding, so the joined segments had a gap or click at every seam (212 ms too long
-over 3 segments). `SpeechStream` gives each answer one `AdtsStreamEncoder` (PyAV, in-process,
-under 0.02 s a chunk): the segments join into the answer's one AAC stream.
-
-The hook is `Audio.stream_output`, which Gradio calls with each value the handler yields and
-the stream's id (one per answer). The handler yields each MP3 chunk of the answer as bytes and,
-at the end, b"" to flush the encoder (`mp3_chunks` never yields empty bytes). Not a documented
-API, so requirements.txt pins Gradio and tests/test_seams.py checks the playlist's segments
-against the complete answer.
-
-Gradio keeps every answer's segments in `Blocks.pending_streams` for good, under the session and
-the `id()` of the handler's iterator, which Python reuses: a later answer whose iterator got a
-finished one's id was appended to that answer's playlist (already ended), and the memory was
-never given back. So each answer starts a stream of its own, and only the latest
-`MOST_KEPT_ANSWERS` answers stay fetchable.
+"""`gr.Audio(streaming=True)` for HLS listeners (`/ask_hls`): each answer one AAC encoder
+(`AdtsStreamEncoder`) and one stream of its own, and only the latest `MOST_KEPT_ANSWERS`
+answers kept. It hooks `Audio.stream_output`, which is not a documented API: requirements.txt
+pins Gradio and tests/test_seams.py checks the segments against the whole answer. Why, and what
+Gradio 6.17 does without it: docs/design.md.
 """
 
 from __future__ import annotations
 
+import io
 from collections import OrderedDict
 from enum import Enum
 
 import anyio
+import av
 import gradio as gr
 from gradio.route_utils import MediaStream
-
-from pipelines.audio import AdtsStreamEncoder
 
 END_OF_SPEECH = b""  # what a handler yields last: the encoder's last frames
 MOST_KEPT_ANSWERS = 64  # answers whose segments stay fetchable (up to 30 s, 0.3 MB, each)
@@ -112,3 +98,56 @@ class SpeechStream(gr.Audio):
             runs.pop(int(run), None)
             if not runs:
                 self._streams.pop(session, None)
+
+
+class AdtsStreamEncoder:
+    """The MP3 chunks of one answer (as `pipelines.audio.mp3_chunks` makes them) as AAC in ADTS,
+    the segments Gradio's HLS playlist serves, made by one MP3 decoder and one AAC encoder for
+    the whole answer: the segments join into one gapless AAC stream. In-process, with PyAV.
+
+    AAC is encoded at 48 kHz: its encoder's 1024 samples of priming, which an ADTS stream
+    cannot mark, are 21 ms there (46 ms at Piper's 22.05 kHz).
+    """
+
+    RATE = 48_000
+
+    def __init__(self) -> None:
+        self._decoder = av.CodecContext.create("mp3", "r")
+        self._resampler = av.AudioResampler(format="fltp", layout="mono", rate=self.RATE)
+        self._out = io.BytesIO()
+        # flush_packets: each packet reaches `_out` as it is muxed, not when a buffer fills
+        self._container = av.open(self._out, "w", format="adts", options={"flush_packets": "1"})
+        self._aac = self._container.add_stream("aac", rate=self.RATE, layout="mono")
+
+    def encode(self, mp3: bytes) -> tuple[bytes, float]:
+        """The ADTS frames ready after the next MP3 chunk, and the seconds of audio in them."""
+        return self._segment(self._decoded(mp3))
+
+    def finish(self) -> tuple[bytes, float]:
+        """The last frames: what the decoder, the resampler and the encoder still hold."""
+        data, seconds = self._segment([*self._decoded(None), *self._decoder.decode(None), None])
+        self._container.close()
+        return data, seconds
+
+    def _decoded(self, mp3: bytes | None) -> list:
+        packets = self._decoder.parse(mp3)
+        return [frame for packet in packets for frame in self._decoder.decode(packet)]
+
+    def _segment(self, frames: list) -> tuple[bytes, float]:
+        samples = 0
+        for frame in frames:
+            for resampled in self._resampler.resample(frame):
+                resampled.pts = None  # the encoder numbers frames itself
+                for packet in self._aac.encode(resampled):
+                    samples += self._mux(packet)
+            if frame is None:
+                for packet in self._aac.encode(None):
+                    samples += self._mux(packet)
+        data = self._out.getvalue()
+        self._out.seek(0)
+        self._out.truncate()
+        return data, samples / self.RATE
+
+    def _mux(self, packet) -> int:
+        self._container.mux(packet)
+        return 1024  # samples in an AAC-LC frame
