@@ -76,9 +76,9 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
             **answering,
         )
 
-        # The API, each endpoint typed by its handler's signature (see README, "Use it from
-        # Python"). HLS needs Gradio's streaming audio component, so /ask_hls has a hidden
-        # input and output, and no trigger on the page.
+        # The API, each endpoint typed by its handler's signature (see README, "Use it").
+        # HLS needs Gradio's streaming audio component, so /ask_hls has a hidden input and
+        # output, and no trigger on the page.
         gr.api(handlers.ask, api_name="ask", **answering)
         gr.api(handlers.ask_stream, api_name="ask_stream", **answering)
         gr.api(handlers.read_response, api_name="read_response", **answering)

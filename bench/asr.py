@@ -49,7 +49,7 @@ def spoken_questions(samples: Path | None) -> list[tuple[str, np.ndarray]]:
     """(reference text, 16 kHz speech trimmed by the app's VAD) for every question."""
     from piper import SynthesisConfig
 
-    voice = PiperSpeaker(joe_voice_path()).voice()
+    voice = PiperSpeaker(joe_voice_path()).loaded_voice()
     workdir = Path(tempfile.mkdtemp(prefix="magic8-asr-"))
     wavs: list[tuple[str, Path]] = []
     for index, text in enumerate(QUESTIONS):

@@ -33,11 +33,11 @@ def tiny_en_model_dir() -> str:
 class FasterWhisperTranscriber:
     """Whisper (CTranslate2, int8 on CPU) through faster-whisper's model, beam search 5.
 
-    Whisper's encoder always reads a 30 s window, which is most of the time for a 3 s question
-    (0.52 s of 0.62 s for tiny.en here). CTranslate2 encodes a shorter window too, so a question
-    is encoded in a window `window_s` long (10 s: 0.08 s), with silence after it, as Whisper
-    pads. Shorter windows than 10 s make tiny.en repeat itself. Recordings longer than the
-    window go through faster-whisper's usual 30 s windows.
+    Whisper's encoder always reads a 30 s window, which is most of the time for a 3 s question.
+    CTranslate2 encodes a shorter window too, so a question is encoded in a window `window_s`
+    long, with silence after it, as Whisper pads (docs/benchmarks.md has the gain). Shorter
+    windows than 10 s make tiny.en repeat itself. Recordings longer than the window go through
+    faster-whisper's usual 30 s windows.
     """
 
     remote = False

@@ -133,7 +133,8 @@ def smollm2_gguf() -> Path | None:
 def local_answerer(gguf: Path | None, threads: int, english: bool = True) -> Answerer:
     """The offline answerer: a GGUF chat model through llama.cpp where one is given, otherwise
     the proverb bank (pipelines/proverbs.py; `english`: whether questions come in English),
-    whose answers rated far better than SmolLM2-135M's (README, "Offline answers")."""
+    whose answers rated far better than SmolLM2-135M's (docs/benchmarks.md, "Offline
+    answers")."""
     if gguf is None:
         return ProverbAnswerer(english)
     name = "SmolLM2-135M" if gguf == smollm2_gguf() else gguf.stem

@@ -7,8 +7,8 @@ import ctypes
 
 def give_back_memory() -> None:
     """Return freed heap memory to the system where the C library can (glibc's `malloc_trim`,
-    about 1 ms). Without it the native libraries' freed buffers stay with the process: about
-    100 MB after ten recordings at once, and a slow climb over many requests."""
+    which is quick). Without it the native libraries' freed buffers stay with the process after
+    many recordings at once, and memory climbs slowly over many requests."""
     try:
         ctypes.CDLL(None).malloc_trim(0)
     except (OSError, AttributeError):  # not glibc

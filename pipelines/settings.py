@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 from dataclasses import dataclass, field
-from typing import Literal, Mapping, get_args
+from typing import Any, Literal, Mapping, get_args
 
 from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
 from pipelines.providers import AUTO, Task, callable_providers
+
+log = logging.getLogger("magic8")
 
 AsrEngine = Literal["faster-whisper", "transformers"]
 TtsEngine = Literal["auto", "piper", "parler"]
@@ -45,7 +48,8 @@ class Settings:
     hf_token: str | None = field(default=None, repr=False)
     asr_api_model: str = "openai/whisper-large-v3"
     # The Mistral instruct model that Hugging Face's documentation listed last as served by
-    # Inference Providers (hf-inference, nebius, featherless-ai; see README, "Deploy").
+    # Inference Providers (hf-inference, nebius, featherless-ai; README, "Deploy as a Hugging
+    # Face Space").
     llm_api_model: str = "mistralai/Mistral-Small-3.1-24B-Instruct-2503"
     asr_provider: str = AUTO
     llm_provider: str = AUTO
@@ -63,10 +67,13 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
-        """Read MAGIC8_* and HF_TOKEN from `env` (default: os.environ) and validate them."""
+        """Read MAGIC8_* and HF_TOKEN from `env` (default: os.environ) and validate them; a
+        MAGIC8_* variable that is no setting (a typo, or a setting since removed) is logged."""
         env = os.environ if env is None else env
+        read: set[str] = set()
 
         def text(name: str) -> str | None:
+            read.add(name)
             value = env.get(name, "").strip()
             return value or None
 
@@ -82,7 +89,7 @@ class Settings:
                 raise SettingsError(f"{name}={raw!r} must be between {low} and {high}")
             return value
 
-        def choice(name: str, choices: type, default: str) -> str:
+        def choice(name: str, choices: Any, default: str) -> str:  # choices: a Literal
             value = text(name) or default
             if value not in get_args(choices):
                 known = ", ".join(get_args(choices))
@@ -122,7 +129,7 @@ class Settings:
             url = text(name)
             if url is not None and not url.startswith(("http://", "https://")):
                 raise SettingsError(f"{name}={url!r} is not an http(s) URL")
-        return cls(
+        settings = cls(
             seed=number("MAGIC8_SEED", int, None, 0, 2**31 - 1),
             max_seconds=number("MAGIC8_MAX_SECONDS", float, cls.max_seconds, 1.0, 600.0),
             pause_seconds=number("MAGIC8_PAUSE_SECONDS", float, cls.pause_seconds, 0.3, 5.0),
@@ -156,6 +163,10 @@ class Settings:
                 "MAGIC8_PARLER_PLAY_SECONDS", float, cls.parler_play_seconds, 0.05, 10.0
             ),
         )
+        for name in sorted(set(env) - read):
+            if name.startswith("MAGIC8_"):
+                log.warning("%s is not a setting of this app; ignored", name)
+        return settings
 
     @property
     def asr_remote(self) -> bool:

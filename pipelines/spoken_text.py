@@ -24,8 +24,8 @@ _SPOKEN_UNITS = re.compile(rf"\d|[^\W\d_]+|[{re.escape(KEPT_SYMBOLS)}]")
 
 
 def _in_groups(digits: str) -> str:
-    """A long number in groups of three digits: read whole, 30 digits made 10 s of speech in
-    one piece, and Piper's ONNX runtime kept the memory that took (280 MB) for good."""
+    """A long number in groups of three digits: read whole, a long number is one long piece
+    of speech, whose memory Piper's ONNX runtime kept for good (docs/limits.md)."""
     return " ".join(digits[start : start + 3] for start in range(0, len(digits), 3))
 
 

@@ -58,7 +58,7 @@ class PiperSpeaker:
         self._config = json.loads(Path(f"{voice}.json").read_text(encoding="utf-8"))
         self.sample_rate = int(self._config["audio"]["sample_rate"])
 
-    def voice(self):
+    def loaded_voice(self):
         """The loaded Piper voice (`piper.PiperVoice`; loaded on first use)."""
         with self._lock:
             if self._voice is None:
@@ -84,7 +84,7 @@ class PiperSpeaker:
 
         quiet = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
         config = quiet if self._deterministic else None
-        sentences = self.voice().synthesize(text, config)
+        sentences = self.loaded_voice().synthesize(text, config)
         while True:
             with self._one_at_a_time:  # a sentence uses every core; requests take turns
                 chunk = next(sentences, None)

@@ -161,7 +161,7 @@ def test_the_recorder_route_answers_hostile_chunks_with_a_message(server, data):
     assert set(reply) == {"error"} and "Please record your question again" in reply["error"]
 
 
-def test_the_recorder_route_hears_a_chunk_sent_twice_once(server, question_wav):
+def test_the_recorder_route_adds_a_chunk_sent_twice_once(server, question_wav):
     route = RecorderRoute(server[0])
     samples = decode_question(str(question_wav), max_seconds=30)
     pcm = (np.concatenate([samples, np.zeros(8_000, np.float32)]) * 32767).astype("<i2")

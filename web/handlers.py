@@ -156,7 +156,7 @@ class Handlers:
         finally:
             give_back_memory()
 
-    def _spoken(
+    def _updates(
         self,
         transcribed: Callable[[], Turn],
         pieces: Callable[[Iterator[bytes]], Iterable[P]],
@@ -179,7 +179,7 @@ class Handlers:
                 return turn.question, turn.answer or "", gr.skip(), small(turn.label)
             return gr.skip(), turn.answer, player, small(f"{turn.label} · {turn.timing_line()}")
 
-        return lambda: self._spoken(transcribed, player_stream, outputs)
+        return lambda: self._updates(transcribed, player_stream, outputs)
 
     async def answer_recording(self, event: gr.EventData) -> AsyncIterator[tuple]:
         """The answer to the recording the recorder has just ended."""
@@ -208,7 +208,7 @@ class Handlers:
             return turn.question, turn.answer or "", mp3, turn.details() if mp3 else None
 
         transcribed = self._transcribed(audio)
-        async for result in self._relay(lambda: self._spoken(transcribed, whole_mp3, outputs)):
+        async for result in self._relay(lambda: self._updates(transcribed, whole_mp3, outputs)):
             pass
         return result
 
@@ -219,7 +219,7 @@ class Handlers:
         the question first, then a piece of the spoken answer at a time. Joined, the pieces
         are one MP3."""
         async for outputs in self._relay(
-            lambda: self._spoken(self._transcribed(audio), mp3_pieces, api_outputs)
+            lambda: self._updates(self._transcribed(audio), mp3_pieces, api_outputs)
         ):
             yield outputs
 
@@ -228,7 +228,7 @@ class Handlers:
         audio (an HLS playlist of AAC segments from one encoder per answer)."""
 
         def updates() -> Iterator[tuple[list[str], tuple]]:
-            return self._spoken(
+            return self._updates(
                 lambda: self.ball.transcribe(audio_path), hls_chunks, api_outputs
             )
 

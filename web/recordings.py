@@ -96,7 +96,7 @@ class ChunkRefused:
 class _Recording(Generic[R]):
     live: LiveQuestion[R]
     sample_rate: int
-    last_chunk_at: float  # time.monotonic()
+    last_chunk_at: float  # time.perf_counter(), as LiveQuestion's
     received: int = 0
     ended: bool = False  # the page sent its last chunk: it waits for its answer
     lock: threading.Lock = field(default_factory=threading.Lock)  # one chunk at a time
@@ -144,7 +144,7 @@ class Recordings(Generic[R]):
             if skip < 0 or chunk.sample_rate != recording.sample_rate:
                 raise UserFacingError(BROKEN_CHUNK)
             new = chunk.samples[skip:]
-            recording.last_chunk_at = time.monotonic()
+            recording.last_chunk_at = time.perf_counter()
             recording.ended = recording.ended or chunk.last
             if new.size:
                 recording.live.add(chunk.sample_rate, new)
@@ -162,7 +162,7 @@ class Recordings(Generic[R]):
 
     def drop_abandoned(self) -> None:
         """Drop the recordings nobody needs any more (see the class)."""
-        now = time.monotonic()
+        now = time.perf_counter()
         with self._lock:
             expired = [
                 key
@@ -199,7 +199,8 @@ class Recordings(Generic[R]):
             if len(self._open) >= self._most_open:
                 raise UserFacingError(TOO_MANY)
             recording_id = uuid.uuid4().hex
-            recording = _Recording(self._new_live_question(), chunk.sample_rate, time.monotonic())
+            live = self._new_live_question()
+            recording = _Recording(live, chunk.sample_rate, time.perf_counter())
             self._open[recording_id] = recording
             start_sweeping, self._sweeping = not self._sweeping, True
         if start_sweeping:

@@ -1,5 +1,6 @@
-"""bench/gpu.py's dry run: the GPU benchmark's own code, on tiny configs on the CPU, so the
-command a GPU machine runs is known to work."""
+"""The benchmarks run as `make bench` and the docs run them: as modules from the repository's
+root; and bench/gpu.py's dry run, the GPU benchmark's own code on tiny configs on the CPU, so
+the command a GPU machine runs is known to work."""
 
 from __future__ import annotations
 
@@ -7,7 +8,24 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.support.helpers import ROOT
+
+NOT_BENCHMARKS = ("__init__", "questions")  # the package, and the questions bench/answers asks
+BENCHMARKS = sorted(
+    path.stem for path in (ROOT / "bench").glob("*.py") if path.stem not in NOT_BENCHMARKS
+)
+
+
+@pytest.mark.parametrize("name", BENCHMARKS)
+def test_each_benchmark_runs_as_a_module(name):
+    run = subprocess.run(
+        [sys.executable, "-m", f"bench.{name}", "--help"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.startswith("usage:")
 
 
 def test_the_gpu_bench_dry_run_prints_its_table():
