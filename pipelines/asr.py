@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
+from huggingface_hub import InferenceClient
 
 from pipelines.audio import ASR_SAMPLE_RATE, encode_wav
 from pipelines.providers import Route, ServedStage
@@ -254,21 +255,19 @@ class ServedTranscriber:
     `{"text": ...}` (see `providers.ServedStage`).
 
     The audio goes as a 16 kHz mono WAV (`audio/x-wav`). Raises ServedStageFailure (see
-    pipelines.remote) after at most one retry within `timeout_s`.
+    pipelines.remote) after at most one retry within the stage's budget.
     """
 
     remote = True
 
-    def __init__(self, stage: ServedStage, name: str, timeout_s: float) -> None:
-        self.name = name
+    def __init__(self, stage: ServedStage) -> None:
+        self.name = stage.name
         self.stage = stage
-        self._timeout_s = timeout_s
 
     def transcribe(self, audio: np.ndarray, sample_rate: int) -> str:
         """The words in `audio`, as the server heard them."""
 
-        def call(route: Route, timeout_s: float) -> str:
-            client = route.client(self.stage.token, timeout_s)
+        def call(client: InferenceClient, route: Route) -> str:
             model = None if route.url else route.service.model  # an endpoint is the client's
             with reading_reply("no text in the answer"):
                 return client.automatic_speech_recognition(wav_path, model=model).text.strip()
@@ -277,4 +276,4 @@ class ServedTranscriber:
         with tempfile.TemporaryDirectory(prefix="magic8-asr-") as folder:
             wav_path = Path(folder) / "question.wav"
             wav_path.write_bytes(encode_wav(audio, sample_rate))
-            return self.stage.call(self._timeout_s, call)
+            return self.stage.call(call)

@@ -16,7 +16,6 @@ from pipelines.asr import (
 )
 from pipelines.llm import Answerer, ServedAnswerer, local_answerer
 from pipelines.providers import ProviderLookup, ServedModel, ServedStage
-from pipelines.remote import served_model_name
 from pipelines.settings import Settings
 from pipelines.tts import Speaker, choose_speaker, joe_voice_path
 from pipelines.turn import describe_backends
@@ -86,24 +85,19 @@ def build_backends(settings: Settings) -> Backends:
     if not (settings.asr_remote or settings.llm_remote):
         return offline
     lookup = ProviderLookup(settings.hf_token)
+    token, budget_s = settings.hf_token, settings.api_timeout
     asr = ServedStage(
         ServedModel(settings.asr_api_model, "automatic-speech-recognition", settings.asr_provider),
-        settings.asr_url, settings.hf_token, lookup,
+        settings.asr_url, token, lookup, budget_s,
     )
     llm = ServedStage(
         ServedModel(settings.llm_api_model, "conversational", settings.llm_provider),
-        settings.llm_url, settings.hf_token, lookup,
-    )
-    transcriber = ServedTranscriber(
-        asr, served_model_name(settings.asr_api_model, settings.asr_url), settings.api_timeout
-    )
-    answerer = ServedAnswerer(
-        llm, served_model_name(settings.llm_api_model, settings.llm_url), settings.api_timeout
+        settings.llm_url, token, lookup, budget_s,
     )
     asr_served, llm_served = settings.asr_remote, settings.llm_remote
     backends = Backends(
-        transcriber=transcriber if asr_served else offline.transcriber,
-        answerer=answerer if llm_served else offline.answerer,
+        transcriber=ServedTranscriber(asr) if asr_served else offline.transcriber,
+        answerer=ServedAnswerer(llm) if llm_served else offline.answerer,
         speaker=offline.speaker,
         offline_transcriber=offline.transcriber if asr_served else None,
         offline_answerer=offline.answerer if llm_served else None,

@@ -11,6 +11,8 @@ from itertools import chain
 from pathlib import Path
 from typing import Iterable, Iterator, Protocol
 
+from huggingface_hub import InferenceClient
+
 from pipelines.ahead import run_ahead
 from pipelines.proverbs import ProverbAnswerer
 from pipelines.providers import Route, ServedStage
@@ -225,12 +227,9 @@ class ServedAnswerer:
 
     remote = True
 
-    def __init__(
-        self, stage: ServedStage, name: str, timeout_s: float, max_tokens: int = 64
-    ) -> None:
-        self.name = name
+    def __init__(self, stage: ServedStage, max_tokens: int = 64) -> None:
+        self.name = stage.name
         self.stage = stage
-        self._timeout_s = timeout_s
         self._max_tokens = max_tokens
 
     def sentences(self, question: str, seed: int) -> Iterator[str]:
@@ -238,9 +237,11 @@ class ServedAnswerer:
         or a classic answer when the reply is unusable. Retries apply until the first
         sentence; a failure after it ends the answer there."""
 
-        def first_sentences(route: Route, timeout_s: float) -> tuple[str | None, Iterator[str]]:
+        def first_sentences(
+            client: InferenceClient, route: Route
+        ) -> tuple[str | None, Iterator[str]]:
             with reading_reply("no answer"):  # huggingface_hub reads the model's details too
-                stream = route.client(self.stage.token, timeout_s).chat_completion(
+                stream = client.chat_completion(
                     messages=build_messages(question),
                     model=route.service.model,
                     max_tokens=self._max_tokens,
@@ -250,7 +251,7 @@ class ServedAnswerer:
             sentences = clean_sentences(_delta_texts(stream))
             return next(sentences, None), sentences
 
-        first, rest = self.stage.call(self._timeout_s, first_sentences)
+        first, rest = self.stage.call(first_sentences)
         if first is None:
             yield classic_answer(seed)
             return

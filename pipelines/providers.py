@@ -34,6 +34,7 @@ from pipelines.remote import (
     endpoint_service,
     failure_of,
     reading_reply,
+    served_model_name,
 )
 
 log = logging.getLogger("magic8")
@@ -212,24 +213,25 @@ class Route:
     provider: str | None = None
     url: str | None = None
 
-    def client(self, token: str | None, timeout_s: float) -> InferenceClient:
-        """A client for this route (huggingface_hub calls a `url` model as an endpoint)."""
-        return InferenceClient(
-            model=self.url, provider=self.provider, token=token, timeout=timeout_s
-        )
-
 
 class ServedStage:
     """How one served stage reaches its model: at MAGIC8_*_URL where one is set, otherwise on
-    the Inference Provider that `lookup` finds for `served`."""
+    the Inference Provider that `lookup` finds for `served`; each call within `budget_s`."""
 
     def __init__(
-        self, served: ServedModel, url: str | None, token: str | None, lookup: ProviderLookup
+        self,
+        served: ServedModel,
+        url: str | None,
+        token: str | None,
+        lookup: ProviderLookup,
+        budget_s: float,
     ) -> None:
         self.served = served
         self._url = url
-        self.token = token
+        self._token = token
         self._lookup = lookup
+        self._budget_s = budget_s
+        self.name = served_model_name(served.model, url)
 
     @property
     def on_providers(self) -> bool:
@@ -244,15 +246,22 @@ class ServedStage:
         provider = self._lookup.provider_for(self.served, timeout_s)
         return Route(Service(provider, self.served.model, hugging_face=True), provider=provider)
 
-    def call(self, budget_s: float, request: Callable[[Route, float], T]) -> T:
-        """`request(route, timeout_s)`, retried once where that may help (see
-        `call_with_retry`), the lookup included all within `budget_s`. Raises
-        ServedStageFailure."""
+    def call(self, request: Callable[[InferenceClient, Route], T]) -> T:
+        """`request(client, route)` with a client for the route (huggingface_hub calls a `url`
+        model as an endpoint), retried once where that may help (see `call_with_retry`), the
+        lookup included all within the stage's budget. Raises ServedStageFailure."""
         started = time.monotonic()
-        route = self.route(min(LOOKUP_S, budget_s / 2))
-        left = budget_s - (time.monotonic() - started)
+        route = self.route(min(LOOKUP_S, self._budget_s / 2))
+        left = self._budget_s - (time.monotonic() - started)
+
+        def attempt(timeout_s: float) -> T:
+            client = InferenceClient(
+                model=route.url, provider=route.provider, token=self._token, timeout=timeout_s
+            )
+            return request(client, route)
+
         try:
-            return call_with_retry(lambda timeout_s: request(route, timeout_s), left, route.service)
+            return call_with_retry(attempt, left, route.service)
         except ServedStageFailure as failure:
             if failure.moved and route.provider is not None:
                 self._lookup.forget(self.served)

@@ -17,6 +17,7 @@ log = logging.getLogger("magic8")
 
 AsrEngine = Literal["faster-whisper", "transformers"]
 TtsEngine = Literal["auto", "piper", "parler"]
+AsrTask = Literal["transcribe", "translate"]
 JENNY = (
     "Jenny speaks at an average pace with a calm delivery in a very confined sounding "
     "environment with clear audio quality."
@@ -40,7 +41,7 @@ class Settings:
     asr_hf_model: str = "openai/whisper-large-v3"
     asr_hf_assistant: str | None = "distil-whisper/distil-large-v3"
     asr_language: str = "en"
-    asr_task: str = "transcribe"
+    asr_task: AsrTask = "transcribe"
     asr_int8: bool = False
     cpu_threads: int = 0
     llm_gguf: str | None = None
@@ -97,9 +98,6 @@ class Settings:
             return value
 
         assistant = text("MAGIC8_ASR_ASSISTANT") or cls.asr_hf_assistant
-        task = text("MAGIC8_ASR_TASK") or cls.asr_task
-        if task not in ("transcribe", "translate"):
-            raise SettingsError(f"MAGIC8_ASR_TASK={task!r} is not transcribe or translate")
         for name in ("MAGIC8_LLM_GGUF", "MAGIC8_PIPER_VOICE"):
             path = text(name)
             if path is not None and not os.path.isfile(path):
@@ -143,7 +141,7 @@ class Settings:
             asr_hf_model=text("MAGIC8_ASR_HF_MODEL") or cls.asr_hf_model,
             asr_hf_assistant=None if assistant == "none" else assistant,
             asr_language=text("MAGIC8_ASR_LANGUAGE") or cls.asr_language,
-            asr_task=task,
+            asr_task=choice("MAGIC8_ASR_TASK", AsrTask, cls.asr_task),
             asr_int8=bool(number("MAGIC8_ASR_INT8", int, 0, 0, 1)),
             cpu_threads=number("MAGIC8_CPU_THREADS", int, cls.cpu_threads, 0, 256),
             llm_gguf=text("MAGIC8_LLM_GGUF"),
