@@ -103,6 +103,7 @@ def main() -> None:
         sys.exit(f"Invalid setting: {error}")
     ball = Magic8Ball(settings, build_backends(settings))
     ball.warm_up()
+    ball.speak_ahead()
     app = build_app(ball).queue()
     app._queue.sleep_when_free = QUEUE_POLL_S  # noqa: SLF001 (see QUEUE_POLL_S)
     app._queue.progress_update_sleep_when_free = PROGRESS_POLL_S  # noqa: SLF001

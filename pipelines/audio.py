@@ -120,8 +120,14 @@ class StreamResampler:
 
 
 def to_int16(audio: np.ndarray) -> np.ndarray:
-    """float32 samples in [-1, 1] to int16 PCM (clipped)."""
-    return (np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16)
+    """float32 samples in [-1, 1] to int16 PCM (clipped, rounded: `from_int16` of the result
+    gives it back exactly)."""
+    return np.rint(np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16)
+
+
+def from_int16(pcm: np.ndarray) -> np.ndarray:
+    """int16 PCM to float32 samples in [-1, 1] (`to_int16` undone)."""
+    return pcm.astype(np.float32) / np.float32(32767.0)
 
 
 def encode_wav(audio: np.ndarray, sample_rate: int) -> bytes:

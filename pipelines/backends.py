@@ -9,10 +9,12 @@ from pathlib import Path
 
 from pipelines.asr import (
     FasterWhisperTranscriber,
+    MoonshineTranscriber,
     ServedTranscriber,
     Transcriber,
     TransformersWhisperTranscriber,
     tiny_en_model_dir,
+    whisper_base_model_dir,
 )
 from pipelines.llm import Answerer, ServedAnswerer, local_answerer
 from pipelines.providers import ProviderLookup, ServedModel, ServedStage
@@ -54,6 +56,13 @@ def embedded_backends(settings: Settings) -> Backends:
             settings.asr_task,
             settings.asr_int8,
             settings.threads,
+        )
+    elif settings.asr_engine == "moonshine":
+        transcriber = MoonshineTranscriber(settings.threads)
+    elif settings.asr_engine == "base":
+        transcriber = FasterWhisperTranscriber(
+            whisper_base_model_dir(), "whisper base", settings.threads, settings.asr_language,
+            settings.asr_task,
         )
     else:
         transcriber = FasterWhisperTranscriber(

@@ -59,6 +59,8 @@ class Answerer(Protocol):
 
     name: str
     remote: bool  # served over the network (and so may be unavailable)
+    # Every answer it gives, where they are few enough to speak ahead (empty: any text).
+    answers: tuple[str, ...]
 
     def sentences(self, question: str, seed: int) -> Iterator[str]:
         """The answer's sentences (cleaned); at least one."""
@@ -153,6 +155,7 @@ class LlamaCppAnswerer:
     """
 
     remote = False
+    answers: tuple[str, ...] = ()
 
     def __init__(self, gguf: Path, name: str, threads: int, max_tokens: int = 48) -> None:
         self.name = name
@@ -226,6 +229,7 @@ class ServedAnswerer:
     """
 
     remote = True
+    answers: tuple[str, ...] = ()
 
     def __init__(self, stage: ServedStage, max_tokens: int = 64) -> None:
         self.name = stage.name

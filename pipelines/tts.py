@@ -12,7 +12,7 @@ from typing import Iterable, Iterator, Protocol
 import numpy as np
 import spaces
 
-from pipelines.audio import mp3_chunks
+from pipelines.audio import from_int16, mp3_chunks, to_int16
 
 log = logging.getLogger("magic8")
 
@@ -55,6 +55,9 @@ class PiperSpeaker:
         self._voice = None
         self._lock = threading.Lock()
         self._one_at_a_time = threading.Lock()
+        self._kept: dict[str, tuple[np.ndarray, ...]] = {}  # text -> its speech, int16 chunks
+        self._requests = threading.Condition()
+        self._speaking = 0  # requests speaking now: `speak_ahead` waits for them
         self._config = json.loads(Path(f"{voice}.json").read_text(encoding="utf-8"))
         self.sample_rate = int(self._config["audio"]["sample_rate"])
 
@@ -79,7 +82,22 @@ class PiperSpeaker:
         return self._voice
 
     def stream(self, text: str) -> Iterator[np.ndarray]:
-        """Synthesize `text` sentence by sentence, yielding each sentence's audio at once."""
+        """Synthesize `text` sentence by sentence, yielding each sentence's audio at once
+        (all of it at once where `speak_ahead` has spoken it)."""
+        kept = self._kept.get(text)
+        if kept is not None:
+            yield from (from_int16(pcm) for pcm in kept)
+            return
+        with self._requests:
+            self._speaking += 1
+        try:
+            yield from self._synthesize(text)
+        finally:
+            with self._requests:
+                self._speaking -= 1
+                self._requests.notify_all()
+
+    def _synthesize(self, text: str) -> Iterator[np.ndarray]:
         from piper import SynthesisConfig
 
         quiet = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
@@ -91,6 +109,29 @@ class PiperSpeaker:
             if chunk is None:
                 return
             yield chunk.audio_float_array.astype(np.float32, copy=False)
+
+    def speak_ahead(self, texts: Iterable[str], max_bytes: int) -> threading.Thread:
+        """Speak `texts` in a background thread, one after another and only while no request
+        is speaking, and keep their speech (as int16, at most `max_bytes` in all; the texts
+        that do not fit are left to be spoken when asked): `stream` then gives a kept text's
+        speech at once, the same audio it would make (deterministic or not, one take)."""
+
+        def work() -> None:
+            used = 0
+            for text in texts:
+                with self._requests:
+                    self._requests.wait_for(lambda: not self._speaking)
+                speech = tuple(to_int16(chunk) for chunk in self._synthesize(text))
+                used += sum(pcm.nbytes for pcm in speech)
+                if used > max_bytes:
+                    break
+                self._kept[text] = speech
+            log.info("speech made ahead for %d answers (%.1f MB)", len(self._kept),
+                     sum(p.nbytes for speech in self._kept.values() for p in speech) / 2**20)
+
+        thread = threading.Thread(target=work, name="magic8-speak-ahead", daemon=True)
+        thread.start()
+        return thread
 
     def stream_mp3(self, sentences: Iterable[str], chunk_seconds: float | None) -> Iterator[bytes]:
         """The speech as MP3 chunks of at most `chunk_seconds` (None: one MP3), each sentence

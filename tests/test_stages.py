@@ -1,5 +1,7 @@
 """Each stage on its own, with the real embedded models."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -160,3 +162,25 @@ def test_read_response_streams_mp3_chunks(ball):
 def test_without_a_chat_model_the_offline_answers_come_from_the_proverb_bank(ball):
     assert ball.backends.answerer.name == "proverb bank"
     assert "proverb bank" in ball.backends.label
+
+
+@pytest.mark.parametrize("ear", ["base", "moonshine"])
+def test_every_local_ear_hears_a_spoken_question(ear, question_wav):
+    from pipelines.backends import embedded_backends
+    from pipelines.settings import Settings
+
+    transcriber = embedded_backends(Settings.from_env({"MAGIC8_ASR": ear})).transcriber
+    samples = decode_question(str(question_wav), max_seconds=30)
+    text = transcriber.transcribe(samples, ASR_SAMPLE_RATE).lower()
+    assert text.startswith("should i") and all(word in text for word in QUESTION_WORDS)
+
+
+def test_whisper_base_is_joined_from_its_two_packages_once(tmp_path):
+    from pipelines.asr import whisper_base_model_dir
+
+    folder = Path(whisper_base_model_dir(tmp_path))
+    joined = (folder / "model.bin").stat()
+    assert joined.st_size > 140_000_000 and (folder / "tokenizer.json").is_file()
+    assert whisper_base_model_dir(tmp_path) == str(folder)
+    assert (folder / "model.bin").stat().st_mtime_ns == joined.st_mtime_ns  # not joined again
+    assert [p.name for p in folder.iterdir() if p.name.startswith("tmp")] == []

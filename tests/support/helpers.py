@@ -71,6 +71,9 @@ def app_process(
         "GRADIO_SERVER_NAME": "127.0.0.1",
         "GRADIO_SERVER_PORT": str(port),
         "GRADIO_ANALYTICS_ENABLED": "False",
+        # Tests start many apps: none speaks the proverb bank ahead (about 150 CPU-seconds
+        # each) unless its test asks for it.
+        "MAGIC8_SPEECH_AHEAD_MB": "0",
         **env,
     }
     full_env = {**os.environ, **overrides}

@@ -16,7 +16,7 @@ import soundfile as sf
 LEAD_S = 0.0  # from the Record click to the first word: people start talking at once
 STOP_AFTER_S = 0.4  # from the last word to the Stop click (a quick person)
 TAIL_S = 3.0  # the fake microphone's silence after the question
-INNER_PAUSE_S = 0.4  # a pause inside a question ("Should I move … to Berlin?")
+INNER_PAUSE_S = 0.6  # a pause inside a question ("Should I move … to Berlin?"), a long one
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",
