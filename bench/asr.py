@@ -47,12 +47,12 @@ from bench.latency import QUESTIONS
 from pipelines import audio, vad
 from pipelines.asr import (
     FasterWhisperTranscriber,
-    MoonshineTranscriber,
     Transcriber,
     TransformersWhisperTranscriber,
     tiny_en_model_dir,
-    whisper_base_model_dir,
 )
+from pipelines.backends import embedded_backends
+from pipelines.settings import Settings
 from pipelines.tts import PiperSpeaker, joe_voice_path
 from tests.support.page import words
 from tools.convert_ct2_whisper import convert
@@ -63,6 +63,7 @@ ASTERISK_SOUNDS = Path("/usr/share/asterisk/sounds/en")
 ASTERISK_TEXTS = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
 POCKETSPHINX = Path("/usr/share/pocketsphinx/test/data")
 ESPEAK_WPM = (175, 130)
+EARS = ("tiny.en", "base", "moonshine")
 MOST_EXTRA_S = 0.1  # what a better ear may cost per question, over tiny.en, to be the default
 
 Question = tuple[str, np.ndarray]  # reference text, 16 kHz speech trimmed by the app's VAD
@@ -165,11 +166,10 @@ def first_words_right(reference: str, transcript: str) -> bool:
 
 
 def ears() -> dict[str, Transcriber]:
-    """The app's local ears, as MAGIC8_ASR names them."""
+    """The app's local ears, as MAGIC8_ASR names them and the app builds them."""
     return {
-        "tiny.en": FasterWhisperTranscriber(tiny_en_model_dir(), "tiny.en", threads=0),
-        "base": FasterWhisperTranscriber(whisper_base_model_dir(), "base", threads=0),
-        "moonshine": MoonshineTranscriber(threads=0),
+        ear: embedded_backends(Settings.from_env({"MAGIC8_ASR": ear})).transcriber
+        for ear in EARS
     }
 
 

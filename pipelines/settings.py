@@ -39,7 +39,9 @@ class Settings:
 
     seed: int | None = None
     max_seconds: float = 30.0
-    pause_seconds: float = 0.7
+    # Silence by the VAD's count, which hears speech end about 0.15 s late: 0.55 s waits about
+    # 0.7 s after the last word, and keeps a 0.6 s pause between words (docs/benchmarks.md).
+    pause_seconds: float = 0.55
     chunk_seconds: float = 1.0
     max_spoken_words: int = 30
     speech_ahead_mb: float = 64.0

@@ -118,16 +118,19 @@ class PiperSpeaker:
 
         def work() -> None:
             used = 0
-            for text in texts:
-                with self._requests:
-                    self._requests.wait_for(lambda: not self._speaking)
-                speech = tuple(to_int16(chunk) for chunk in self._synthesize(text))
-                used += sum(pcm.nbytes for pcm in speech)
-                if used > max_bytes:
-                    break
-                self._kept[text] = speech
-            log.info("speech made ahead for %d answers (%.1f MB)", len(self._kept),
-                     sum(p.nbytes for speech in self._kept.values() for p in speech) / 2**20)
+            try:
+                for text in texts:
+                    with self._requests:
+                        self._requests.wait_for(lambda: not self._speaking)
+                    speech = tuple(to_int16(chunk) for chunk in self._synthesize(text))
+                    used += sum(pcm.nbytes for pcm in speech)
+                    if used > max_bytes:
+                        break
+                    self._kept[text] = speech
+            except Exception as error:  # noqa: BLE001 (an optimisation only: asked, it is spoken)
+                log.warning("speaking ahead stopped (%s)", type(error).__name__)
+            kept_mb = sum(pcm.nbytes for speech in self._kept.values() for pcm in speech) / 2**20
+            log.info("speech made ahead for %d answers (%.1f MB)", len(self._kept), kept_mb)
 
         thread = threading.Thread(target=work, name="magic8-speak-ahead", daemon=True)
         thread.start()

@@ -60,10 +60,19 @@ def words(text: str) -> list[str]:
 
 
 def spoken(speaker, parts: tuple[str, ...], pause_s: float) -> np.ndarray:
-    """`parts` of a question spoken by `speaker` (Piper), joined by `pause_s` of silence."""
+    """`parts` of a question spoken by `speaker` (Piper), joined by `pause_s` of silence. Each
+    part is cut to its sound (Piper adds about 0.15 s of near-silence after a sentence), so
+    that the pause is `pause_s` from one word to the next and the question ends at its last
+    word's sound."""
     gap = np.zeros(int(pause_s * speaker.sample_rate), np.float32)
-    pieces = [np.concatenate(list(speaker.stream(part))) for part in parts]
+    pieces = [sounding(np.concatenate(list(speaker.stream(part)))) for part in parts]
     return np.concatenate([piece for part in pieces for piece in (part, gap)][:-1])
+
+
+def sounding(audio: np.ndarray, floor_db: float = -40.0) -> np.ndarray:
+    """`audio` from its first to its last sample above `floor_db` dBFS."""
+    loud = np.flatnonzero(np.abs(audio) > 10 ** (floor_db / 20))
+    return audio[loud[0] : loud[-1] + 1] if loud.size else audio[:0]
 
 
 def microphone_file(
