@@ -152,6 +152,14 @@ class FasterWhisperTranscriber:
         return tokenizer.decode(result.sequences_ids[0]).strip()
 
 
+class MoonshineModels(NamedTuple):
+    """What `MoonshineTranscriber` loads: two onnxruntime sessions and the vocabulary."""
+
+    encoder: Any
+    decoder: Any  # merged: its first step without a cache, the others with one
+    tokens: list[bytes]
+
+
 class MoonshineTranscriber:
     """Moonshine base (English) on onnxruntime: the quantized encoder and merged decoder and the
     tokenizer shipped in the `moonshine-cpp` package, decoded greedily here.
@@ -169,10 +177,10 @@ class MoonshineTranscriber:
     def __init__(self, threads: int, name: str = "moonshine base") -> None:
         self.name = name
         self._threads = threads
-        self._loaded: tuple | None = None
+        self._loaded: MoonshineModels | None = None
         self._lock = threading.Lock()
 
-    def _models(self) -> tuple:
+    def _models(self) -> MoonshineModels:
         with self._lock:
             if self._loaded is None:
                 import onnxruntime
@@ -187,9 +195,11 @@ class MoonshineTranscriber:
                         str(folder / name), options, providers=["CPUExecutionProvider"]
                     )
 
-                encoder = session("encoder_model.ort")
-                decoder = session("decoder_model_merged.ort")
-                self._loaded = encoder, decoder, _moonshine_tokens(folder / "tokenizer.bin")
+                self._loaded = MoonshineModels(
+                    session("encoder_model.ort"),
+                    session("decoder_model_merged.ort"),
+                    _moonshine_tokens(folder / "tokenizer.bin"),
+                )
             return self._loaded
 
     def transcribe(self, audio: np.ndarray, sample_rate: int) -> str:
