@@ -29,6 +29,7 @@ with the assistant is identical to the one without.
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import re
 import shutil
@@ -42,7 +43,7 @@ from typing import Callable
 import numpy as np
 import soundfile as sf
 
-from bench.browser import word_error_rate
+from bench.browser import first_words_right, word_error_rate
 from bench.latency import QUESTIONS
 from pipelines import audio, vad
 from pipelines.asr import (
@@ -152,17 +153,17 @@ def installed(need: Path | str) -> bool:
     return not need or shutil.which(need) is not None
 
 
+@functools.cache
+def _normalizer():
+    from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
+
+    return EnglishTextNormalizer({})
+
+
 def normalized(text: str) -> str:
     """Whisper's English text normalizer (numbers as digits, spellings and contractions made
     one), so that only what was heard differently counts."""
-    from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
-
-    return EnglishTextNormalizer({})(text)
-
-
-def first_words_right(reference: str, transcript: str) -> bool:
-    """Whether the transcript starts with the reference's first two words."""
-    return words(transcript)[:2] == words(reference)[:2]
+    return _normalizer()(text)
 
 
 def ears() -> dict[str, Transcriber]:
@@ -201,7 +202,7 @@ def compare_ears(sets: list[str], count: int) -> None:
             texts = [normalized(text) for text in texts]
             errors[ear] += list(zip(references, texts))
             seconds[ear] += times
-            right = sum(map(first_words_right, references, texts))
+            right = first_words_right(references, texts, count=2)
             print(f"{name:<13} {len(asked):>9} {ear:<10} "
                   f"{word_error_rate(references, texts):6.3f} {right:>6}/{len(asked):<4} "
                   f"{statistics.median(times):6.2f}s {max(times):5.2f}s")

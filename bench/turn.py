@@ -26,6 +26,7 @@ complete and few unfinished ones: each unfinished turn judged complete is a ques
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import importlib.metadata
 import statistics
@@ -67,15 +68,19 @@ def smart_turn():
     )
 
 
-def completeness(session, speech: np.ndarray) -> float:
-    """The probability that `speech` (16 kHz, the turn so far) is a complete turn."""
+@functools.cache
+def _extractor():
     from transformers import WhisperFeatureExtractor
 
-    extractor = WhisperFeatureExtractor(chunk_length=WINDOW_S)
+    return WhisperFeatureExtractor(chunk_length=WINDOW_S)
+
+
+def completeness(session, speech: np.ndarray) -> float:
+    """The probability that `speech` (16 kHz, the turn so far) is a complete turn."""
     size = WINDOW_S * audio.ASR_SAMPLE_RATE
     window = np.zeros(size, np.float32)  # the last 8 s, silence before a shorter turn
     window[size - min(size, speech.size) :] = speech[-size:]
-    features = extractor(
+    features = _extractor()(
         window, sampling_rate=audio.ASR_SAMPLE_RATE, return_tensors="np", do_normalize=True
     ).input_features
     return float(session.run(None, {"input_features": features.astype(np.float32)})[0].ravel()[0])

@@ -117,20 +117,21 @@ class PiperSpeaker:
         speech at once, the same audio it would make (deterministic or not, one take)."""
 
         def work() -> None:
-            used = 0
+            kept_bytes = 0
             try:
                 for text in texts:
                     with self._requests:
                         self._requests.wait_for(lambda: not self._speaking)
                     speech = tuple(to_int16(chunk) for chunk in self._synthesize(text))
-                    used += sum(pcm.nbytes for pcm in speech)
-                    if used > max_bytes:
+                    size = sum(pcm.nbytes for pcm in speech)
+                    if kept_bytes + size > max_bytes:
                         break
                     self._kept[text] = speech
+                    kept_bytes += size
             except Exception as error:  # noqa: BLE001 (an optimisation only: asked, it is spoken)
                 log.warning("speaking ahead stopped (%s)", type(error).__name__)
-            kept_mb = sum(pcm.nbytes for speech in self._kept.values() for pcm in speech) / 2**20
-            log.info("speech made ahead for %d answers (%.1f MB)", len(self._kept), kept_mb)
+            log.info("speech made ahead for %d answers (%.1f MB)", len(self._kept),
+                     kept_bytes / 2**20)
 
         thread = threading.Thread(target=work, name="magic8-speak-ahead", daemon=True)
         thread.start()
