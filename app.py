@@ -15,6 +15,7 @@ from starlette.middleware import Middleware
 from pipelines.backends import build_backends
 from pipelines.magic8 import Magic8Ball
 from pipelines.settings import Settings, SettingsError
+from web.ball import NEW_QUESTION_JS, THINKING_JS, answer_ball
 from web.handlers import Handlers, small
 from web.hls import SpeechStream
 from web.http_guard import HttpGuard
@@ -33,6 +34,12 @@ MOST_JSON_BYTES = 4 * 2**20  # a request that is not an upload: a recorder chunk
 # the latest 10,000 sessions by default: a gigabyte for anyone who opens sessions. The app keeps
 # nothing in sessions (no gr.State), so the latest 200 are plenty.
 SESSIONS_KEPT = 200
+# One narrow column, centred: the ball, the Record button and the answer fit a phone's width.
+PAGE_CSS = """
+#magic8-page { max-width: 34rem; margin: 0 auto; }
+#magic8-page h1 { text-align: center; font-weight: 600; }
+#magic8-page .magic8-tagline { text-align: center; color: var(--body-text-color-subdued); }
+"""
 
 
 def build_app(ball: Magic8Ball) -> gr.Blocks:
@@ -43,37 +50,44 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
     # looked for three times as often.
     max_age_s = int(settings.cache_minutes * 60)
     with gr.Blocks(title="Magic 8 Ball", delete_cache=(max_age_s // 3, max_age_s)) as demo:
-        gr.Markdown("# Magic 8 Ball 🎱\nAsk a question and receive wisdom")
-        with gr.Row():
-            with gr.Column():
-                gr.Markdown("**Ask your question**")
-                recorder = speech_recorder(
-                    handlers.receive_chunk, settings.max_seconds, settings.pause_seconds
-                )
-            upload = gr.Audio(sources=["upload"], type="filepath", label="…or upload a recording")
-        question_box = gr.Textbox(label="Question", interactive=False)
-        answer_box = gr.Textbox(label="Answer", interactive=False)
-        player = speech_player()
-        backends_line = gr.Markdown(small(ball.backends.label), elem_id="backends")
+        with gr.Column(elem_id="magic8-page"):
+            gr.Markdown(
+                "# Magic 8 Ball\n"
+                "<p class='magic8-tagline'>Ask a question out loud and hear its answer.</p>"
+            )
+            answer_shown = answer_ball()
+            recorder = speech_recorder(
+                handlers.receive_chunk, settings.max_seconds, settings.pause_seconds
+            )
+            player = speech_player()
+            with gr.Accordion("No microphone? Upload a recording", open=False):
+                upload = gr.Audio(sources=["upload"], type="filepath", label="Your question")
+            backends_line = gr.Markdown(small(ball.backends.label), elem_id="backends")
         # Every answering event, page or API, shares one group of MAGIC8_CONCURRENCY slots
         # (past that, people queue and see their place). Served stages just wait on the
         # network in parallel; the local models take one request at a time each.
         answering = {"concurrency_id": "answering", "concurrency_limit": settings.concurrency}
-        page_outputs = [question_box, answer_box, player, backends_line]
+        page_outputs = [answer_shown, player, backends_line]
 
         # One event per question, from the end of the recording (or the upload) to the end of
         # the spoken answer. The "minimal" progress is the queue place and a timer, without
         # the animated overlay on every output, which costs the visitor's CPU just when the
-        # answer is being made. A new recording may end while the last answer still plays.
-        recorder.recorded(
+        # answer is being made. A Record click drops the answer being made or spoken (the
+        # page has stopped playing it already).
+        answering_recording = recorder.recorded(
             handlers.answer_recording, outputs=page_outputs, api_name="page_answer_recording",
             api_visibility="private", show_progress="minimal", trigger_mode="multiple",
             **answering,
         )
-        upload.upload(
+        upload.upload(None, js=THINKING_JS, outputs=answer_shown)
+        answering_upload = upload.upload(
             handlers.answer_upload, inputs=upload, outputs=page_outputs,
             api_name="page_answer_upload", api_visibility="private", show_progress="minimal",
-            **answering,
+            cancels=[answering_recording], **answering,
+        )
+        recorder.started(
+            None, js=NEW_QUESTION_JS, outputs=answer_shown,
+            cancels=[answering_recording, answering_upload],
         )
 
         # The API, each endpoint typed by its handler's signature (see README, "Use it").
@@ -84,11 +98,13 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
         gr.api(handlers.read_response, api_name="read_response", **answering)
         with gr.Row(visible=False):
             recording = gr.Audio(type="filepath", label="Question")
+            question_heard = gr.Textbox(label="Question")
+            answer_text = gr.Textbox(label="Answer")
             speech = SpeechStream(
                 label="Spoken answer", streaming=True, autoplay=True, streams=demo.pending_streams
             )
         gr.on(
-            [], handlers.ask_hls, inputs=recording, outputs=[question_box, answer_box, speech],
+            [], handlers.ask_hls, inputs=recording, outputs=[question_heard, answer_text, speech],
             api_name="ask_hls", **answering,
         )
     return demo
@@ -110,6 +126,7 @@ def main() -> None:
     app.launch(
         max_file_size=settings.max_upload_bytes,
         state_session_capacity=SESSIONS_KEPT,
+        css=PAGE_CSS,
         app_kwargs={
             "middleware": [Middleware(HttpGuard)],
             "max_body_size": max(settings.max_upload_bytes, MOST_JSON_BYTES) + 2**20,

@@ -12,7 +12,8 @@ Without --url it starts `python app.py` on a free loopback port itself. For each
 Default: Stop is clicked `--stop-after` seconds after the last word. Per lead it prints each
 question with the time from the Stop click to the first sound (page-side timestamps), then the
 word error rate of the page's transcripts next to one-shot transcription of the same files, how
-many first words are right in each, and the median and worst Stop-to-first-sound.
+many first words are right in each, the median and worst Stop-to-first-sound, and the CPU-seconds
+Chromium used per question (from the Record click to the first sound).
 
 --hands-free: nobody clicks Stop; "Answer when I pause" ends the recording. Over the ten
 questions plus five with a pause of 0.4 s inside and the same five with 0.6 s, it prints the
@@ -30,6 +31,8 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 from bench.latency import QUESTIONS
 from pipelines.backends import embedded_backends
@@ -77,6 +80,20 @@ class Asked:
     pause_s: float
     aloud: AskedAloud
     one_shot: str
+    chromium_cpu_s: float  # from before the Record click to the first sound
+
+
+def chromium_cpu_s() -> float:
+    """The CPU-seconds the Chromium processes under this benchmark have used so far."""
+    total = 0.0
+    for process in psutil.Process().children(recursive=True):
+        try:
+            if "chrom" in process.name():
+                times = process.cpu_times()
+                total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
 
 
 def ask_all(
@@ -91,14 +108,17 @@ def ask_all(
         path = workdir / f"mic{index}.wav"
         microphone = microphone_file(speech, speaker.sample_rate, path, lead_s)
         with open_page(url, microphone) as page:
+            cpu_before = chromium_cpu_s()
             aloud = ask_out_loud(page, microphone, stop_after_s)
+            cpu_s = chromium_cpu_s() - cpu_before
         reference = " ".join(question.parts)
         one_shot = ball.transcribe(str(microphone.path)).question
-        asked = Asked(reference, question.pause_s, aloud, one_shot)
+        asked = Asked(reference, question.pause_s, aloud, one_shot, cpu_s)
         results.append(asked)
         print(
             f"stop→sound {aloud.stop_to_sound_s:5.2f} s  last word→sound "
-            f"{aloud.last_word_to_sound_s:5.2f} s  {aloud.question!r} -> {aloud.answer!r}"
+            f"{aloud.last_word_to_sound_s:5.2f} s  Chromium {cpu_s:4.2f} CPU-s  "
+            f"{aloud.question!r} -> {aloud.answer!r}"
         )
     return results
 
@@ -121,8 +141,14 @@ def report_stop(lead_s: float, stop_after_s: float, results: list[Asked]) -> Non
         f"right, page {first_words_right(references, page)}/{len(results)}, one-shot "
         f"{first_words_right(references, one_shot)}/{len(results)}; Stop ({stop_after_s} s "
         f"after the last word) to first sound: median {statistics.median(times):.2f} s, "
-        f"worst {max(times):.2f} s"
+        f"worst {max(times):.2f} s; Chromium {median_cpu_s(results):.2f} CPU-seconds per "
+        f"question (median, Record click to first sound)"
     )
+
+
+def median_cpu_s(results: list[Asked]) -> float:
+    """Chromium's CPU-seconds per question, the median."""
+    return statistics.median(asked.chromium_cpu_s for asked in results)
 
 
 def report_hands_free(results: list[Asked]) -> None:
@@ -139,7 +165,8 @@ def report_hands_free(results: list[Asked]) -> None:
         f"{statistics.median(times):.2f} s, worst {max(times):.2f} s; cut off early {cut}; "
         f"stopped by the pause {sum(a.aloud.stopped_by_pause for a in results)}; first two "
         f"words right {first_words_right(references, page, 2)}/{len(results)}; word error "
-        f"rate {word_error_rate(references, page):.3f}"
+        f"rate {word_error_rate(references, page):.3f}; Chromium "
+        f"{median_cpu_s(results):.2f} CPU-seconds per question (median)"
     )
 
 

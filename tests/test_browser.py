@@ -11,16 +11,32 @@ import pytest
 
 from tests.conftest import QUESTION, QUESTION_WORDS
 from tests.support.page import (
+    BALL,
     INNER_PAUSE_S,
+    RECORD_BUTTON,
+    RECORDER,
     ask_out_loud,
     microphone_file,
     open_page,
+    record_question,
     spoken,
     words,
 )
 
 # A question with a pause inside it, as people ask: it must not be cut off at the pause.
 PAUSED_QUESTION = ("Should I move", "to Berlin next year?")
+THE_STATES = ("listening", "thinking", "speaking")  # the ball's, from Record to the first sound
+# Counts, in `window.magic8Overlaps`, every moment something on the page plays while the
+# microphone is open: each `play` or `playing` event, and each 5 ms look that finds it so.
+WATCH_OVERLAPS_JS = f"""() => {{
+  window.magic8Overlaps = 0;
+  const open = () => document.querySelector('{RECORDER}').dataset.capturing;
+  const playing = () => [...document.querySelectorAll('audio, video')].some((m) => !m.paused);
+  for (const name of ['play', 'playing']) {{
+    document.addEventListener(name, () => {{ if (open()) window.magic8Overlaps++; }}, true);
+  }}
+  setInterval(() => {{ if (open() && playing()) window.magic8Overlaps++; }}, 5);
+}}"""
 
 
 def word_edits(reference: str, hypothesis: str) -> int:
@@ -60,6 +76,7 @@ def test_question_from_the_record_click_is_heard_whole(ball, page_for, tmp_path)
     assert any(word in aloud.question.lower() for word in QUESTION_WORDS)
     assert 1 <= len(aloud.answer.split()) <= 30
     assert not aloud.stopped_by_pause
+    assert aloud.states == THE_STATES
     assert "first sound" in page.inner_text("#backends")  # the timings are shown
     time.sleep(0.5)
     played = page.evaluate("document.getElementById('magic8-speech').currentTime")
@@ -80,10 +97,76 @@ def test_hands_free_answers_at_the_pause_after_the_question(ball, page_for, tmp_
     print(f"\nhands-free {aloud.question!r} -> {aloud.answer!r}; "
           f"last word to first sound {aloud.last_word_to_sound_s:.2f} s")
     assert aloud.stopped_by_pause
+    assert aloud.states == THE_STATES
     assert "move" in aloud.question.lower() and "berlin" in aloud.question.lower()  # not cut
     assert aloud.answer
     assert "prepared while you paused" in page.inner_text("#backends")
     time.sleep(0.5)
     assert page.evaluate("document.getElementById('magic8-speech').currentTime") > 0.2
-    if os.environ.get("MAGIC8_SCREENSHOT"):
-        page.screenshot(path=os.environ["MAGIC8_SCREENSHOT"], full_page=True)
+    if os.environ.get("MAGIC8_SCREENSHOTS"):  # README's picture
+        page.screenshot(path=f"{os.environ['MAGIC8_SCREENSHOTS']}/screenshot.png", full_page=True)
+
+
+def test_record_over_the_answer_stops_it_before_the_microphone_opens(ball, page_for, tmp_path):
+    speaker = ball.backends.speaker
+    microphone = microphone_file(
+        spoken(speaker, (QUESTION,), 0), speaker.sample_rate, tmp_path / "mic.wav"
+    )
+    page = page_for(microphone)
+    first = ask_out_loud(page, microphone)
+    page.evaluate(WATCH_OVERLAPS_JS)
+    assert not page.evaluate("document.getElementById('magic8-speech').paused")
+
+    again = ask_out_loud(page, microphone)  # Record while the first answer plays
+
+    timing = page.evaluate("window.magic8Timing")
+    silenced_after_ms = timing["silenced"][-1] - timing["clicks"][-1]
+    print(f"\nanswer stopped {silenced_after_ms:.1f} ms after the Record click; "
+          f"{first.answer!r}, then {again.answer!r}")
+    assert len(timing["silenced"]) == 1 and 0 <= silenced_after_ms <= 200
+    assert page.evaluate("window.magic8Overlaps") == 0  # nothing played into the microphone
+    assert again.states == THE_STATES
+    assert words(again.question)[:2] == words(QUESTION)[:2] and again.answer
+    time.sleep(0.5)
+    assert page.evaluate("document.getElementById('magic8-speech').currentTime") > 0.2
+
+
+def test_record_while_the_answer_is_made_drops_it(ball, page_for, tmp_path):
+    speaker = ball.backends.speaker
+    microphone = microphone_file(
+        spoken(speaker, (QUESTION,), 0), speaker.sample_rate, tmp_path / "mic.wav"
+    )
+    page = page_for(microphone)
+    page.evaluate(WATCH_OVERLAPS_JS)
+    record_question(page, microphone)  # Stop clicked: the answer is being made
+    page.wait_for_function("() => window.magic8Timing.sent.length > 0")  # and asked for
+
+    aloud = ask_out_loud(page, microphone, stop_after_s=None)  # Record before it sounds
+    time.sleep(2)  # time enough for the first answer, were it still coming
+
+    assert page.evaluate("window.magic8Timing.playing.length") == 1  # one answer sounded
+    assert page.evaluate("window.magic8Overlaps") == 0
+    assert aloud.states == THE_STATES and aloud.stopped_by_pause
+    assert words(aloud.question)[:2] == words(QUESTION)[:2] and aloud.answer
+
+
+def test_on_a_phone_the_page_fits_and_touch_asks(ball, server, tmp_path):
+    speaker = ball.backends.speaker
+    microphone = microphone_file(
+        spoken(speaker, (QUESTION,), 0), speaker.sample_rate, tmp_path / "mic.wav"
+    )
+    with open_page(server[0], microphone, phone=True) as page:
+        aloud = ask_out_loud(page, microphone, touch=True)  # Record and Stop tapped
+
+        assert aloud.states == THE_STATES
+        assert words(aloud.question)[:2] == words(QUESTION)[:2] and aloud.answer
+        width = page.evaluate("window.innerWidth")
+        assert width == 390
+        assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways
+        for part in (f"{BALL} .magic8-ball", RECORD_BUTTON, f"{BALL} .magic8-answer"):
+            box = page.locator(part).bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width, part
+        if os.environ.get("MAGIC8_SCREENSHOTS"):  # the docs' picture
+            page.screenshot(
+                path=f"{os.environ['MAGIC8_SCREENSHOTS']}/screenshot-phone.png", full_page=True
+            )

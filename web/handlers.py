@@ -22,6 +22,7 @@ from pipelines.errors import UserFacingError
 from pipelines.magic8 import Magic8Ball
 from pipelines.memory import give_back_memory
 from pipelines.turn import Details, Turn
+from web.ball import BallFace
 from web.hls import END_OF_SPEECH
 from web.player import player_stream
 from web.recordings import Chunk, ChunkReceived, ChunkRefused, Recordings
@@ -170,16 +171,25 @@ class Handlers:
         for piece in pieces(self.ball.answer_aloud(turn)):
             yield turn.notices, outputs(turn, piece)
 
-    def _on_page(self, transcribed: Callable[[], Turn]) -> Callable[[], Iterator]:
-        """The page's updates for one question: the question, then the player as the answer is
-        spoken, with the backends and timings under it."""
+    async def _on_page(self, transcribed: Callable[[], Turn]) -> AsyncIterator[tuple]:
+        """The page's updates for one question: the ball with the question (and the answer),
+        then the player as the answer is spoken, with the backends and timings under it. An
+        error is shown in the ball, in the same words the API's clients get."""
 
         def outputs(turn: Turn, player: str | None) -> tuple:
+            face = BallFace(turn.question, turn.answer or "").value()
             if player is None:
-                return turn.question, turn.answer or "", gr.skip(), small(turn.label)
-            return gr.skip(), turn.answer, player, small(f"{turn.label} · {turn.timing_line()}")
+                return face, gr.skip(), small(turn.label)
+            return face, player, small(f"{turn.label} · {turn.timing_line()}")
 
-        return lambda: self._updates(transcribed, player_stream, outputs)
+        try:
+            async for update in self._relay(
+                lambda: self._updates(transcribed, player_stream, outputs)
+            ):
+                yield update
+        except gr.Error as error:
+            yield BallFace(error=error.message).value(), gr.skip(), gr.skip()
+            raise gr.Error(error.message, visible=False, print_exception=False) from None
 
     async def answer_recording(self, event: gr.EventData) -> AsyncIterator[tuple]:
         """The answer to the recording the recorder has just ended."""
@@ -187,12 +197,12 @@ class Handlers:
         def transcribed() -> Turn:
             return self.ball.transcribe_live(self.recordings.take(recording_id(event)))
 
-        async for outputs in self._relay(self._on_page(transcribed)):
+        async for outputs in self._on_page(transcribed):
             yield outputs
 
     async def answer_upload(self, audio_path: str | None) -> AsyncIterator[tuple]:
         """The answer to an uploaded recording."""
-        async for outputs in self._relay(self._on_page(lambda: self.ball.transcribe(audio_path))):
+        async for outputs in self._on_page(lambda: self.ball.transcribe(audio_path)):
             yield outputs
 
     def _transcribed(self, audio: object) -> Callable[[], Turn]:

@@ -3,9 +3,10 @@ soon as its first MP3 chunk arrives, and the chunks join without gaps (a MediaSo
 behind an `<audio>` element). Its value is JSON: the answer's stream id, the MP3 chunks so far
 (base64) and whether the stream has ended. Why not the streamed `gr.Audio`: docs/design.md.
 
-For tests and benchmarks the script also keeps page-side timestamps in `window.magic8Timing`:
-`playing`, the first `playing` event of each answer (`performance.now()` milliseconds; the
-recorder, `web/recorder.py`, adds its own).
+It announces `speaking` when the answer sounds and `ready` when it has been spoken (see
+`web/page_state.py`). When the recorder announces `listening` (a Record click), it stops the
+answer at once and drops it, with the rest of it still on its way and any answer that starts
+while the microphone listens: the new question's answer is the next stream after that.
 """
 
 from __future__ import annotations
@@ -17,22 +18,35 @@ from typing import Iterable, Iterator
 
 import gradio as gr
 
-# Page-side timestamps shared by the player and the recorder (the script that runs first makes
-# them).
-TIMING_JS = """
-const timing = window.magic8Timing ??=
-  {clicks: [], captures: [], stops: [], pauses: [], sent: [], recorded: [], playing: []};
-"""
+from web.page_state import PAGE_STATE_JS
 
-PLAYER_JS = TIMING_JS + r"""
+PLAYER_JS = PAGE_STATE_JS + r"""
 const audio = document.createElement('audio');
 audio.id = 'magic8-speech';
 audio.controls = true;
 audio.style.width = '100%';
+audio.hidden = true;  // until there is an answer to play
 element.appendChild(audio);
-let stream = null;
+let stream = null, listening = false;
+const dropped = new Set();  // the streams of questions asked before the last Record click
 audio.addEventListener('playing', () => {
-  if (stream && !stream.sounded) { stream.sounded = true; timing.playing.push(performance.now()); }
+  if (!stream || listening) return;
+  if (!stream.sounded) { stream.sounded = true; timing.playing.push(performance.now()); }
+  announce('speaking');
+});
+for (const done of ['ended', 'pause']) {  // spoken to the end, or paused by the person
+  audio.addEventListener(done, () => {
+    if (stream && !listening) announce('ready', 'Press Record to ask again.');
+  });
+}
+onState((state) => {
+  listening = state === 'listening';
+  if (!listening || !stream) return;
+  if (!audio.paused) { audio.pause(); timing.silenced.push(performance.now()); }
+  dropped.add(stream.id);
+  stream = null;
+  audio.removeAttribute('src');
+  audio.load();
 });
 function pump(s) {
   if (!s.buffer || s.buffer.updating) return;
@@ -52,12 +66,15 @@ function open(id) {
     pump(s);
   });
   audio.src = URL.createObjectURL(s.source);
+  audio.hidden = false;
   audio.play().catch(() => {});
   stream = s;
 }
 watch('value', () => {
   if (!props.value) return;
   const update = JSON.parse(props.value);
+  if (dropped.has(update.stream)) return;
+  if (listening) { dropped.add(update.stream); return; }  // asked before the Record click
   if (!stream || stream.id !== update.stream) open(update.stream);
   for (const chunk of update.chunks.slice(stream.chunks.length)) {
     stream.chunks.push(Uint8Array.from(atob(chunk), (c) => c.charCodeAt(0)));

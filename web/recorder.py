@@ -3,12 +3,12 @@ click on reaches the server, in order, while the person talks (`server.send_chun
 0.1 s); with "Answer when I pause" on, the recording ends by itself at a pause. Why not Gradio's
 streaming microphone, and how this works: docs/design.md.
 
-For tests and benchmarks the script keeps page-side timestamps in `window.magic8Timing`
-(`performance.now()` milliseconds): `clicks` (Record), `captures` (the first audio of each
-recording), `stops` (Stop clicked or pause heard) and `pauses` (the stops that were a pause);
-`sent`, the seconds of audio the server confirmed having, and `recorded`, the seconds the
-microphone gave from the first sample to the stop by the audio clock, per recording; and
-`recording`, the seconds of audio the recording in progress has so far.
+The Record click stops everything the page plays before the microphone opens, and nothing plays
+while it is open (`data-capturing` on the recorder): the recorder turns the browser's echo
+cancellation off (it blurs words for Whisper), so a spoken answer would be heard as part of the
+question. The click also fires the `started` event (the app cancels the last answer with it).
+It announces `listening`, `thinking` and errors, and the microphone's level, to the page
+(`web/page_state.py`, which also lists the timestamps it keeps in `window.magic8Timing`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Awaitable, Callable
 
 import gradio as gr
 
-from web.player import TIMING_JS
+from web.page_state import PAGE_STATE_JS
 
 SEND_EVERY_MS = 100
 
@@ -25,30 +25,28 @@ RECORDER_HTML = """
 <div class="magic8-recorder" data-max-seconds="{max_seconds}" data-pause-seconds="{pause_seconds}">
   <button class="magic8-record" type="button">● Record</button>
   <label class="magic8-hands-free"><input type="checkbox" checked> Answer when I pause</label>
-  <span class="magic8-record-note" role="status"></span>
 </div>
 """
 
 RECORDER_CSS = """
-.magic8-recorder { display: flex; flex-wrap: wrap; align-items: center; gap: var(--spacing-xl);
-  padding: var(--spacing-lg) 0; }
-.magic8-record { min-width: 9em; padding: var(--spacing-lg) var(--spacing-xxl); border: none;
-  border-radius: var(--button-large-radius); cursor: pointer; font-weight: 600;
+.magic8-recorder { display: flex; flex-wrap: wrap; align-items: center; justify-content: center;
+  gap: var(--spacing-xl); padding: var(--spacing-lg) 0; }
+.magic8-record { min-width: 9em; touch-action: manipulation; border: none;
+  padding: var(--spacing-lg) var(--spacing-xxl); border-radius: var(--button-large-radius);
+  cursor: pointer; font-weight: 600;
   font-size: var(--button-large-text-size); color: var(--button-primary-text-color);
   background: var(--button-primary-background-fill); }
 .magic8-record.recording { color: white; background: #dc2626; }
 .magic8-hands-free { display: flex; align-items: center; gap: var(--spacing-sm); }
-.magic8-record-note { color: var(--body-text-color-subdued); }
 """
 
 RECORDER_JS = (
-    TIMING_JS
+    PAGE_STATE_JS
     + f"const SEND_EVERY_MS = {SEND_EVERY_MS};\n"
     + r"""
 const root = element.querySelector('.magic8-recorder');
 const button = root.querySelector('.magic8-record');
 const handsFree = root.querySelector('.magic8-hands-free input');
-const note = root.querySelector('.magic8-record-note');
 const MAX_SECONDS = Number(root.dataset.maxSeconds);
 const PAUSE_SECONDS = Number(root.dataset.pauseSeconds);
 const WORKLET = `registerProcessor('magic8-capture', class extends AudioWorkletProcessor {
@@ -60,6 +58,7 @@ const WORKLET = `registerProcessor('magic8-capture', class extends AudioWorkletP
 });`;
 const MOST_PER_CALL_S = 4;  // the server takes chunks of at most 5 s
 const REPLY_TIMEOUT_MS = 10000;
+const LEVEL_EVERY_MS = 100;
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 let context = null, ready = null, current = null;
 
@@ -89,19 +88,46 @@ async function connect(rec) {  // the microphone into the capture module
   rec.node = new AudioWorkletNode(context, 'magic8-capture', {numberOfOutputs: 0});
 }
 
-function show(recording, message) {
+function show(recording, state, message = '') {
   button.textContent = recording ? '■ Stop' : '● Record';
   button.classList.toggle('recording', recording);
-  note.textContent = message;
+  announce(state, message);
+}
+
+// Nothing the page plays may reach the microphone: everything playing stops before it opens,
+// and whatever starts while it is open stops at once.
+function silenceThePage() {
+  for (const media of document.querySelectorAll('audio, video')) media.pause();
+}
+document.addEventListener('play', (event) => {
+  if (root.dataset.capturing) event.target.pause();
+}, true);
+
+// The microphone's level for the page, at most every LEVEL_EVERY_MS: the loudest sample, from
+// -60 dBFS (nothing) to 0 dBFS (full).
+function showLevel(rec, samples) {
+  let peak = 0;
+  for (const x of samples) peak = Math.max(peak, Math.abs(x));
+  rec.peak = Math.max(rec.peak, peak);
+  const now = performance.now();
+  if (now - rec.levelShown < LEVEL_EVERY_MS) return;
+  const level = Math.min(1, Math.max(0, 1 + Math.log10(rec.peak + 1e-9) / 3));
+  document.dispatchEvent(new CustomEvent('magic8-level', {detail: level}));
+  rec.peak = 0;
+  rec.levelShown = now;
 }
 
 async function start() {
-  const rec = {id: null, sent: 0, pending: [], capturing: true, stopAt: null, failed: false};
+  const rec = {id: null, sent: 0, pending: [], capturing: true, stopAt: null, failed: false,
+               peak: 0, levelShown: 0};
   rec.captured = new Promise((done) => { rec.endCaptured = done; });
   current = rec;
   timing.clicks.push(performance.now());
+  root.dataset.capturing = 'true';
+  show(true, 'listening', 'Opening the microphone…');  // the answer playing stops
+  silenceThePage();
+  trigger('started');
   context.resume();  // while the click still counts as the person's gesture
-  show(true, 'Opening the microphone…');
   try {
     await prepare();
     rec.media = await navigator.mediaDevices.getUserMedia({audio: {channelCount: 1,
@@ -110,8 +136,8 @@ async function start() {
   } catch (error) {
     endCapture(rec);
     if (current === rec) {
-      show(false, `The microphone is not available (${error.message}). ` +
-                  'You can upload a recording.');
+      show(false, 'error', `The microphone is not available (${error.message}). ` +
+                           'You can upload a recording.');
     }
     return;
   }
@@ -124,11 +150,12 @@ async function start() {
     if (rec.stopAt !== null && time >= rec.stopAt) { endCapture(rec); return; }
     if (!rec.gotAudio) { rec.gotAudio = true; timing.captures.push(performance.now()); }
     rec.pending.push(samples);
+    showLevel(rec, samples);
     timing.recording = time + samples.length / context.sampleRate - rec.began;
   };
   rec.source.connect(rec.node);
-  show(true, handsFree.checked ? 'Listening… I answer when you pause.'
-                               : 'Listening… press Stop when you are done.');
+  show(true, 'listening', handsFree.checked ? 'Listening… I answer when you pause.'
+                                            : 'Listening… press Stop when you are done.');
   rec.limit = setTimeout(() => stop(rec, false), (MAX_SECONDS + 1) * 1000);  // no audio came
   rec.sending = send(rec);
 }
@@ -194,7 +221,7 @@ function fail(rec, message) {
   rec.failed = true;
   stop(rec, false);
   endCapture(rec);
-  if (current === rec) show(false, message);
+  if (current === rec) show(false, 'error', message);
 }
 
 // Stop clicked, the pause heard or the time limit reached: the recording ends with the audio of
@@ -206,14 +233,15 @@ function stop(rec, paused) {
   timing.stops.push(now);
   if (paused) timing.pauses.push(now);
   clearTimeout(rec.limit);
-  if (current === rec) show(false, '');
+  if (current === rec) show(false, 'thinking');
   if (rec.node) setTimeout(() => endCapture(rec), 500); else endCapture(rec);
   (rec.sending || Promise.resolve()).then(() => {
     if (rec.failed) return;
     timing.sent.push(rec.sent / context.sampleRate);
     timing.recorded.push(rec.began === undefined ? 0 : rec.stopAt - rec.began);
+    if (current !== rec) return;  // Record was pressed again: this question was abandoned
     if (rec.id) trigger('recorded', {recording: rec.id});
-    else if (current === rec) show(false, 'Nothing was recorded: press Record, then ask.');
+    else show(false, 'error', 'Nothing was recorded: press Record, then ask.');
   });
 }
 
@@ -222,7 +250,10 @@ function endCapture(rec) {  // everything up to the stop has arrived: close the 
   if (rec.source) rec.source.disconnect();
   if (rec.node) rec.node.port.postMessage('close');  // its processor ends
   if (rec.media) rec.media.getTracks().forEach((track) => track.stop());
-  if (current === rec) context.suspend();  // no other recording uses the context
+  if (current === rec) {  // no other recording uses the context
+    context.suspend();
+    delete root.dataset.capturing;
+  }
   rec.endCaptured();
 }
 
@@ -238,7 +269,8 @@ def speech_recorder(
 ) -> gr.HTML:
     """The recorder component. `receive_chunk(chunk)` takes what the page sends (see
     `web.recordings.Chunk.from_page`) and replies with `ChunkReceived` or `ChunkRefused` as a
-    dict. Listen to its `recorded` event; the event data holds the recording id."""
+    dict. Listen to its `recorded` event (the event data holds the recording id) and its
+    `started` event (a Record click)."""
 
     async def send_chunk(chunk: object) -> dict:  # what the script calls: server.send_chunk(...)
         return await receive_chunk(chunk)

@@ -30,6 +30,16 @@ CHROMIUM_FLAGS = [
     "--autoplay-policy=no-user-gesture-required",
 ]
 RECORD_BUTTON = "#magic8-recorder .magic8-record"
+RECORDER = "#magic8-recorder .magic8-recorder"
+BALL = "#magic8-ball .magic8-view"
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+# Every state the ball shows, in order, kept in `window.magic8States` from the page's opening.
+WATCH_STATES_JS = f"""() => {{
+  const view = document.querySelector('{BALL}');
+  window.magic8States = [view.dataset.state];
+  new MutationObserver(() => window.magic8States.push(view.dataset.state))
+    .observe(view, {{attributes: true, attributeFilter: ['data-state']}});
+}}"""
 
 
 def chromium_path() -> str:
@@ -86,8 +96,9 @@ def microphone_file(
 
 
 @contextmanager
-def open_page(url: str, microphone: Spoken) -> Iterator:
-    """The app's page in headless Chromium whose microphone plays `microphone`."""
+def open_page(url: str, microphone: Spoken, phone: bool = False) -> Iterator:
+    """The app's page in headless Chromium whose microphone plays `microphone`; with `phone`, on
+    a phone's screen (390 px wide, touch)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -97,13 +108,25 @@ def open_page(url: str, microphone: Spoken) -> Iterator:
             args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={microphone.path}"],
         )
         try:
-            page = browser.new_page()
+            page = browser.new_page(**(PHONE if phone else {}))
             page.goto(url)
             page.wait_for_selector("#magic8-speech", state="attached", timeout=30_000)
             page.wait_for_selector(RECORD_BUTTON, timeout=30_000)
+            page.evaluate(WATCH_STATES_JS)
             yield page
         finally:
             browser.close()
+
+
+def shown_in_ball(page) -> tuple[str, str]:
+    """The question and the answer the ball shows, once it shows both (as text: the ball shows
+    the answer in capitals)."""
+    page.wait_for_function(
+        f"() => [...document.querySelectorAll('{BALL} :is(.magic8-question, .magic8-answer)')]"
+        ".every(e => e.textContent.length > 0)"
+    )
+    question = page.text_content(f"{BALL} .magic8-question")
+    return question, page.text_content(f"{BALL} .magic8-answer")
 
 
 @dataclass(frozen=True)
@@ -120,38 +143,58 @@ class AskedAloud:
     recorded_s: float  # the same by the audio clock: the audio the microphone gave up to the stop
     sent_s: float  # the audio the server confirmed having
     stopped_by_pause: bool
+    states: tuple[str, ...]  # the ball's states from the Record click to the first sound
+
+
+def states_in_order(states: list[str]) -> tuple[str, ...]:
+    """The states without repeats of the one before (a message changed, not the state)."""
+    return tuple(s for i, s in enumerate(states) if i == 0 or s != states[i - 1])
+
+
+def press(page, selector: str, touch: bool) -> None:
+    """Click, or with `touch` tap, the element."""
+    if touch:
+        page.locator(selector).tap()
+    else:
+        page.locator(selector).click()
+
+
+def record_question(
+    page, microphone: Spoken, stop_after_s: float | None = STOP_AFTER_S, touch: bool = False
+) -> None:
+    """Press Record and talk (the fake microphone plays from when the browser has opened it);
+    press Stop `stop_after_s` after the last word (None: never, the page stops at the pause
+    with "Answer when I pause" on)."""
+    captured_before = page.evaluate("window.magic8Timing.captures.length")
+    page.locator(".magic8-hands-free input").set_checked(stop_after_s is None)
+    press(page, RECORD_BUTTON, touch)
+    if stop_after_s is None:
+        return
+    # The fake microphone starts playing when the browser has opened it (usually at once;
+    # seconds later on a starved machine), as a person starts talking at "Listening…". It
+    # plays by the audio clock, which falls behind the wall clock on a starved machine (CI
+    # once had 1.6 s of audio in 2.0 s), so the person's time is the audio clock's.
+    page.wait_for_function(f"() => window.magic8Timing.captures.length > {captured_before}")
+    page.wait_for_function(
+        f"() => window.magic8Timing.recording >= {microphone.last_word_s + stop_after_s}",
+        timeout=60_000,
+    )
+    press(page, RECORD_BUTTON, touch)
 
 
 def ask_out_loud(
-    page, microphone: Spoken, stop_after_s: float | None = STOP_AFTER_S, timeout_ms: int = 60_000
+    page, microphone: Spoken, stop_after_s: float | None = STOP_AFTER_S, touch: bool = False
 ) -> AskedAloud:
-    """Click Record, talk (the fake microphone plays from when the browser has opened it), click
-    Stop `stop_after_s` after the last word (None: never, the page stops at the pause with
-    "Answer when I pause" on), and wait until the answer is playing."""
-    heard_before, captured_before = page.evaluate(
-        "[window.magic8Timing.playing.length, window.magic8Timing.captures.length]"
+    """Ask the question (`record_question`) and wait until the answer is playing."""
+    heard_before, states_before = page.evaluate(
+        "[window.magic8Timing.playing.length, window.magic8States.length]"
     )
-    page.locator(".magic8-hands-free input").set_checked(stop_after_s is None)
-    page.locator(RECORD_BUTTON).click()
-    if stop_after_s is not None:
-        # The fake microphone starts playing when the browser has opened it (usually at once;
-        # seconds later on a starved machine), as a person starts talking at "Listening…". It
-        # plays by the audio clock, which falls behind the wall clock on a starved machine (CI
-        # once had 1.6 s of audio in 2.0 s), so the person's time is the audio clock's.
-        page.wait_for_function(f"() => window.magic8Timing.captures.length > {captured_before}")
-        page.wait_for_function(
-            f"() => window.magic8Timing.recording >= {microphone.last_word_s + stop_after_s}",
-            timeout=timeout_ms,
-        )
-        page.locator(RECORD_BUTTON).click()
+    record_question(page, microphone, stop_after_s, touch)
     page.wait_for_function(
-        f"() => window.magic8Timing.playing.length > {heard_before}", timeout=timeout_ms
+        f"() => window.magic8Timing.playing.length > {heard_before}", timeout=60_000
     )
-    timing = page.evaluate("window.magic8Timing")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('textarea')].every(t => t.value.length > 0)"
-    )
-    question, answer = page.eval_on_selector_all("textarea", "els => els.map(e => e.value)")
+    timing, states = page.evaluate("[window.magic8Timing, window.magic8States]")
+    question, answer = shown_in_ball(page)
     sound, stop = timing["playing"][-1], timing["stops"][-1]
     last_word = timing["captures"][-1] + 1000 * microphone.last_word_s
     return AskedAloud(
@@ -165,4 +208,5 @@ def ask_out_loud(
         recorded_s=timing["recorded"][-1],
         sent_s=timing["sent"][-1],
         stopped_by_pause=bool(timing["pauses"]) and timing["pauses"][-1] == timing["stops"][-1],
+        states=states_in_order(states[states_before:]),
     )
