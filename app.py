@@ -35,9 +35,10 @@ MOST_JSON_BYTES = 4 * 2**20  # a request that is not an upload: a recorder chunk
 # nothing in sessions (no gr.State), so the latest 200 are plenty.
 SESSIONS_KEPT = 200
 # One narrow column, centred: the ball, the Record button and the answer fit a phone's width.
+# The title is bold in the system's font: Gradio's semi-bold has few capitals (web/ball.py).
 PAGE_CSS = """
 #magic8-page { max-width: 34rem; margin: 0 auto; }
-#magic8-page h1 { text-align: center; font-weight: 600; }
+#magic8-page h1 { text-align: center; font-family: system-ui, sans-serif; font-weight: 700; }
 #magic8-page .magic8-tagline { text-align: center; color: var(--body-text-color-subdued); }
 """
 

@@ -167,6 +167,7 @@ def test_on_a_phone_the_page_fits_and_touch_asks(ball, server, tmp_path):
             box = page.locator(part).bounding_box()
             assert box["x"] >= 0 and box["x"] + box["width"] <= width, part
         if os.environ.get("MAGIC8_SCREENSHOTS"):  # the docs' picture
+            page.wait_for_timeout(1000)  # the answer's fade-in
             page.screenshot(
                 path=f"{os.environ['MAGIC8_SCREENSHOTS']}/screenshot-phone.png", full_page=True
             )

@@ -24,6 +24,8 @@ BALL_HTML = """
     <div class="magic8-window">
       <div class="magic8-eight" aria-hidden="true">8</div>
       <div class="magic8-die" aria-live="polite">
+        <span class="magic8-die-top"></span><span class="magic8-die-left"></span><span
+          class="magic8-die-right"></span>
         <span class="magic8-answer-label">The ball says:</span>
         <span class="magic8-answer"></span>
       </div>
@@ -35,6 +37,7 @@ BALL_HTML = """
     <span class="magic8-level" aria-hidden="true"><span></span></span>
   </p>
   <p class="magic8-asked" hidden>You asked: <q class="magic8-question"></q></p>
+  <p class="magic8-whole" aria-hidden="true" hidden></p>
 </div>
 """
 
@@ -52,14 +55,20 @@ BALL_CSS = """
 .magic8-eight { position: absolute; inset: 6%; border-radius: 50%; display: grid;
   place-items: center; background: radial-gradient(circle at 40% 35%, #fff 0%, #e8e8e8 70%,
   #c9c9c9 100%); color: #111; font: 700 clamp(48px, 16vw, 84px)/1 Georgia, serif; }
-.magic8-die { position: absolute; inset: 10% 6% 14%; display: flex; align-items: flex-start;
-  justify-content: center; padding: 13% 17% 0; box-sizing: border-box; opacity: 0;
-  clip-path: polygon(0 0, 100% 0, 50% 100%);
+/* The die: a triangle whose answer wraps inside it. Two floats shaped like the triangle's
+   sides narrow each line to the triangle's width at its height (below a top margin of 12%);
+   the script shrinks the font until the answer fits above the tip. */
+.magic8-die { position: absolute; inset: 8% 3% 10%; opacity: 0; overflow: hidden;
+  text-align: center; line-height: 1.15; clip-path: polygon(0 0, 100% 0, 50% 100%);
   background: linear-gradient(180deg, #2f4fd8 0%, #1c33a6 100%); }
-.magic8-answer { color: #eef2ff; text-align: center; text-transform: uppercase;
-  font: 600 clamp(10px, 3.1vw, 13px)/1.2 var(--font); letter-spacing: 0.03em;
-  overflow-wrap: anywhere; }
-.magic8-answer.long { font-size: clamp(8px, 2.4vw, 10px); }
+.magic8-die-top { display: block; height: 12%; }
+.magic8-die-left, .magic8-die-right { width: 50%; height: 88%; shape-margin: 3px; }
+.magic8-die-left { float: left; shape-outside: polygon(0 0, 12% 0, 100% 100%, 0 100%); }
+.magic8-die-right { float: right; shape-outside: polygon(88% 0, 100% 0, 100% 100%, 0 100%); }
+/* Not the theme's font: Gradio ships Source Sans Pro's semi-bold as a subset with only "A" and
+   "B" in Latin, so bold capitals came out mixed. */
+.magic8-answer { color: #eef2ff; text-transform: uppercase;
+  font-family: system-ui, sans-serif; font-weight: 700; letter-spacing: 0.02em; }
 .magic8-answer-label { position: absolute; width: 1px; height: 1px; overflow: hidden;
   clip-path: inset(50%); }
 .magic8-view[data-answer] .magic8-eight, .magic8-view[data-state="thinking"] .magic8-eight
@@ -81,7 +90,7 @@ BALL_CSS = """
 .magic8-level span { display: block; height: 100%; background: #16a34a;
   transform-origin: left; transform: scaleX(0); }
 .magic8-view[data-state="listening"] .magic8-level { display: inline-block; }
-.magic8-asked { margin: 0; text-align: center; color: var(--body-text-color-subdued);
+.magic8-asked, .magic8-whole { margin: 0; text-align: center; color: var(--body-text-color-subdued);
   overflow-wrap: anywhere; }
 """
 
@@ -94,12 +103,22 @@ const question = view.querySelector('.magic8-question');
 const answer = view.querySelector('.magic8-answer');
 const SAID = {ready: 'Press Record and ask a question out loud.', listening: 'Listening…',
               thinking: 'Thinking…', speaking: 'Speaking…'};
-const LONG_ANSWER = 70;  // characters: a smaller font keeps it in the window
+const die = view.querySelector('.magic8-die');
+const whole = view.querySelector('.magic8-whole');
+const SMALLEST_PX = 7;
 
 function showAnswer(text) {
-  answer.textContent = text;
-  answer.classList.toggle('long', text.length > LONG_ANSWER);
-  if (text) view.dataset.answer = ''; else delete view.dataset.answer;
+  answer.textContent = whole.textContent = text;
+  whole.hidden = true;
+  if (!text) { delete view.dataset.answer; return; }
+  view.dataset.answer = '';
+  // The largest font at which the answer fits in the triangle (once per answer).
+  let size = Math.max(SMALLEST_PX, Math.min(16, Math.floor(die.clientWidth / 10)));
+  do {
+    die.style.fontSize = `${size}px`;
+  } while (die.scrollHeight > die.clientHeight && --size >= SMALLEST_PX);
+  // Too long even in the smallest font (a chat model's 30 words): the whole of it under the ball.
+  whole.hidden = die.scrollHeight <= die.clientHeight;
 }
 
 function showQuestion(text) {
