@@ -9,9 +9,11 @@ import tempfile
 import threading
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
+from urllib.parse import urlparse
 
 import numpy as np
 from huggingface_hub import InferenceClient
+from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
 from pipelines.audio import ASR_SAMPLE_RATE, encode_wav
 from pipelines.providers import Route, ServedStage
@@ -382,10 +384,22 @@ def first_layers_assistant(model, layers: int = 1):
     return assistant.to(model.device, model.dtype).eval()
 
 
+# The path of OpenAI's transcription API, which vLLM, whisper.cpp's server, faster-whisper
+# servers and OpenAI itself serve: a MAGIC8_ASR_URL ending in it is called that way.
+OPENAI_TRANSCRIPTIONS = "/audio/transcriptions"
+
+
+def speaks_openai_transcriptions(url: str) -> bool:
+    """Whether the endpoint at `url` takes OpenAI's multipart transcription request (its path
+    ends in /audio/transcriptions) rather than the Inference Endpoints' raw audio."""
+    return urlparse(url).path.rstrip("/").endswith(OPENAI_TRANSCRIPTIONS)
+
+
 class ServedTranscriber:
     """Whisper on a server: on the Hugging Face Inference Provider that serves it, or at an
-    endpoint (MAGIC8_ASR_URL) that takes the audio as the request body and answers
-    `{"text": ...}` (see `providers.ServedStage`).
+    endpoint (MAGIC8_ASR_URL) that takes either the audio as the request body and answers
+    `{"text": ...}` (Inference Endpoints; see `providers.ServedStage`), or OpenAI's
+    `POST .../audio/transcriptions` (a multipart form with the file and the model's name).
 
     The audio goes as a 16 kHz mono WAV (`audio/x-wav`). Raises ServedStageFailure (see
     pipelines.remote) after at most one retry within the stage's budget.
@@ -401,6 +415,8 @@ class ServedTranscriber:
         """The words in `audio`, as the server heard them."""
 
         def call(client: InferenceClient, route: Route) -> str:
+            if route.url and speaks_openai_transcriptions(route.url):
+                return _openai_transcription(client, route, wav_path.read_bytes())
             model = None if route.url else route.service.model  # an endpoint is the client's
             with reading_reply("no text in the answer"):
                 return client.automatic_speech_recognition(wav_path, model=model).text.strip()
@@ -410,3 +426,18 @@ class ServedTranscriber:
             wav_path = Path(folder) / "question.wav"
             wav_path.write_bytes(encode_wav(audio, sample_rate))
             return self.stage.call(call)
+
+
+def _openai_transcription(client: InferenceClient, route: Route, wav: bytes) -> str:
+    """One OpenAI-style transcription request, with the client's token, headers and timeout
+    (huggingface_hub has no call for this API); its errors are huggingface_hub's."""
+    response = get_session().post(
+        route.url,
+        headers=build_hf_headers(token=client.token, headers=client.headers),
+        files={"file": ("question.wav", wav, "audio/x-wav")},
+        data={"model": route.service.model, "response_format": "json"},
+        timeout=client.timeout,
+    )
+    hf_raise_for_status(response)
+    with reading_reply("no text in the answer"):
+        return response.json()["text"].strip()

@@ -5,6 +5,7 @@ every failure mode. (Inference Providers, with only HF_TOKEN set: test_providers
 from __future__ import annotations
 
 import io
+from email.parser import BytesParser
 
 import httpx
 import pytest
@@ -50,6 +51,35 @@ def served(fake_api, tmp_path_factory):
     }
     with app_server(env, log_path) as url:
         yield Client(url, verbose=False), url, log_path
+
+
+@pytest.fixture(scope="module")
+def served_openai(fake_api, tmp_path_factory):
+    """The app with transcription at the fake server's OpenAI-style transcription API; yields
+    its client."""
+    log_path = tmp_path_factory.mktemp("served_openai") / "app.log"
+    env = {
+        "HF_TOKEN": TOKEN,
+        "MAGIC8_ASR_URL": f"{fake_api.url}/v1/audio/transcriptions",
+        "MAGIC8_ASR_API_MODEL": "whisper-1",
+        "MAGIC8_LLM_URL": fake_api.url,
+        "MAGIC8_API_TIMEOUT": str(API_TIMEOUT_S),
+        "MAGIC8_SEED": None,
+    }
+    with app_server(env, log_path) as url:
+        yield Client(url, verbose=False)
+
+
+def form_fields(request) -> dict[str, tuple[str | None, bytes]]:
+    """A multipart request's fields: name -> (file name, content)."""
+    head = f"Content-Type: {request.headers['content-type']}\r\n\r\n".encode()
+    message = BytesParser().parsebytes(head + request.body)
+    return {
+        part.get_param("name", header="content-disposition"): (
+            part.get_filename(), part.get_payload(decode=True)
+        )
+        for part in message.get_payload()
+    }
 
 
 def ask(client: Client, path):
@@ -174,3 +204,39 @@ def test_the_token_shows_nowhere(served, fake_api, question_wav):
     seen.append(repr(ask(client, question_wav)))
     assert all(TOKEN not in text for text in seen)
     assert any("answered offline" in text for text in seen[1:2])  # the log was read
+
+
+def test_transcription_over_openais_api(served_openai, fake_api, question_wav):
+    fake_api.reset()
+    question, _answer, mp3, details = ask(served_openai, question_wav)
+    assert question == fake_api.transcript and mp3 is not None
+    host = fake_api.url.removeprefix("http://")
+    assert details["transcription"] == f"whisper-1 @ {host}" and details["notices"] == []
+
+    (asr,) = fake_api.of("asr")
+    assert asr.path == "/v1/audio/transcriptions"
+    assert asr.headers["content-type"].startswith("multipart/form-data")
+    assert asr.headers["authorization"] == f"Bearer {TOKEN}"
+    fields = form_fields(asr)
+    assert fields["model"] == (None, b"whisper-1")
+    assert fields["response_format"] == (None, b"json")
+    name, wav = fields["file"]
+    samples, rate = sf.read(io.BytesIO(wav))
+    assert name.endswith(".wav") and rate == 16_000
+    assert abs(samples.size / rate - sf.info(question_wav).duration) < 0.1
+
+
+@pytest.mark.parametrize(
+    "mode, attempts", [("503", 2), ("malformed", 2), ("hang", 1), ("401", 1)]
+)
+def test_openais_api_failing_falls_back_offline(
+    served_openai, fake_api, question_wav, mode, attempts
+):
+    fake_api.reset(asr=mode)
+    question, answer, _mp3, details = ask(served_openai, question_wav)
+    assert all(word in question.lower() for word in QUESTION_WORDS)  # heard by tiny.en
+    assert answer
+    host = fake_api.url.removeprefix("http://")
+    reason = REASONS.get(mode, "refused the token")
+    assert details["notices"] == [f"transcribed offline: {host} {reason}"]
+    assert len(fake_api.of("asr")) == attempts

@@ -1,6 +1,7 @@
 """A real HTTP server on 127.0.0.1 that speaks the two Inference API wire formats the app uses.
 
-- ASR: the audio is the request body; the answer is `{"text": ...}`.
+- ASR: the audio is the request body (Inference Endpoints), or a multipart form's `file` at
+  `.../audio/transcriptions` (OpenAI's API); the answer is `{"text": ...}` either way.
 - Chat: OpenAI-compatible `POST .../v1/chat/completions`, streamed as server-sent events
   (`data: {chunk}` lines, then `data: [DONE]`) when the request asks for `"stream": true`.
 

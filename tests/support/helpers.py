@@ -76,20 +76,35 @@ def app_process(
         "MAGIC8_SPEECH_AHEAD_MB": "0",
         **env,
     }
-    full_env = {**os.environ, **overrides}
+    url = f"http://127.0.0.1:{port}/"
+    with serving_process([python, "app.py"], url, overrides, log_path, start_timeout_s) as app:
+        yield url, app
+
+
+@contextmanager
+def serving_process(
+    command: list[str],
+    ready_url: str,
+    env: dict[str, str | None],
+    log_path: Path,
+    start_timeout_s: float = 120,
+) -> Iterator[subprocess.Popen]:
+    """Run `command` (a server) from the repository's root with `env` added to this process's
+    environment (None removes a variable), its output in `log_path`; yield it once a GET of
+    `ready_url` answers 200, then stop it."""
+    full_env = {**os.environ, **env}
     full_env = {name: value for name, value in full_env.items() if value is not None}
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [python, "app.py"], cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT
+            command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT
         )
-    url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + start_timeout_s
-        while not _answers(url):
+        while not _answers(ready_url):
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the app did not start:\n{log_path.read_text()}")
+                raise RuntimeError(f"{command} did not start:\n{log_path.read_text()}")
             time.sleep(0.5)
-        yield url, process
+        yield process
     finally:
         process.terminate()
         try:
