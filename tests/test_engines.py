@@ -14,7 +14,7 @@ from gradio_client import Client, handle_file
 
 from pipelines.llm import CLASSIC_ANSWERS
 from tests.conftest import QUESTION_WORDS
-from tests.support.engines import ChatServer, TranscriptionServer, engines_env
+from tests.support.engines import ChatServer, KillingRelay, TranscriptionServer, engines_env
 from tests.support.helpers import app_server
 
 API_TIMEOUT_S = 20
@@ -56,13 +56,33 @@ def test_ask_is_answered_through_the_real_engines(
     assert "POST /v1/chat/completions" in chat_server.log_path.read_text()
 
 
-def test_the_chat_server_dying_while_it_answers_ends_in_the_offline_answer(
+def chat_env(url: str) -> dict[str, str | None]:
+    return {"MAGIC8_LLM_URL": url, "MAGIC8_LLM_API_MODEL": ChatServer.model,
+            "MAGIC8_API_TIMEOUT": str(API_TIMEOUT_S), "HF_TOKEN": None}
+
+
+def test_the_chat_server_dying_mid_answer_ends_in_the_offline_answer(question_wav, tmp_path):
+    with ChatServer.started(tmp_path / "chat.log") as server:
+        relay = KillingRelay(server)  # kills the server once its answer has begun
+        try:
+            with app_server(chat_env(relay.url), tmp_path / "app.log") as url:
+                question, answer, mp3, details = ask(Client(url, verbose=False), question_wav)
+        finally:
+            relay.close()
+
+    print(f"\n{question!r} -> {answer!r}; {details['notices']}")
+    assert relay.killed.is_set() and server.process.poll() is not None
+    assert all(word in question.lower() for word in QUESTION_WORDS)
+    host = relay.url.removeprefix("http://")
+    assert details["notices"] == [f"answered offline: {host} could not be reached"]
+    assert details["answer"] == "proverb bank" and answer and mp3 is not None
+
+
+def test_the_chat_server_dying_with_the_question_ends_in_the_offline_answer(
     question_wav, tmp_path
 ):
     with ChatServer.started(tmp_path / "chat.log") as server:
-        env = {"MAGIC8_LLM_URL": server.url, "MAGIC8_LLM_API_MODEL": server.model,
-               "MAGIC8_API_TIMEOUT": str(API_TIMEOUT_S), "HF_TOKEN": None}
-        with app_server(env, tmp_path / "app.log") as url:
+        with app_server(chat_env(server.url), tmp_path / "app.log") as url:
             client = Client(url, verbose=False)
             os.kill(server.process.pid, signal.SIGSTOP)  # it takes the question, no more
             job = client.submit(handle_file(str(question_wav)), api_name="/ask")

@@ -5,10 +5,12 @@ transcription API (`TranscriptionServer`). Both load local files only: no networ
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -37,6 +39,10 @@ class Engine:
         return self.url.removeprefix("http://")
 
     @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    @property
     def label(self) -> str:
         """How the app names the served model."""
         return served_model_name(self.model, self.url)
@@ -44,10 +50,9 @@ class Engine:
     def wait_for_a_client(self, timeout_s: float) -> None:
         """Until a connection to the engine's port is open (a request has reached it, whether
         or not the engine has taken it)."""
-        port = int(self.url.rsplit(":", 1)[1])
         deadline = time.monotonic() + timeout_s
         while not any(
-            c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED
+            c.raddr and c.raddr.port == self.port and c.status == psutil.CONN_ESTABLISHED
             for c in psutil.net_connections(kind="tcp")
         ):
             if time.monotonic() > deadline:
@@ -103,3 +108,49 @@ def engines_env(chat: Engine, transcription: Engine) -> dict[str, str]:
         "MAGIC8_LLM_URL": chat.url,
         "MAGIC8_LLM_API_MODEL": chat.model,
     }
+
+
+class KillingRelay:
+    """A loopback TCP relay in front of an engine that kills the engine (SIGKILL) once its
+    streamed reply has begun: the first `data:` event has passed to the client, and the
+    connection then ends there, as when a server dies mid-answer. `url` is the relay's."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.killed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            try:
+                server = socket.create_connection(("127.0.0.1", self._engine.port))
+            except OSError:
+                client.close()  # the engine is gone: the client sees the connection end
+                continue
+            threading.Thread(target=self._pump, args=(client, server, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, True), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, from_engine: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+                if from_engine and b"data:" in data:
+                    self._engine.process.kill()
+                    self.killed.set()
+                    break
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+                end.close()
