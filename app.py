@@ -58,7 +58,8 @@ def build_app(ball: Magic8Ball) -> gr.Blocks:
             )
             answer_shown = answer_ball()
             recorder = speech_recorder(
-                handlers.receive_chunk, settings.max_seconds, settings.pause_seconds
+                handlers.receive_chunk, handlers.drop_recording, settings.max_seconds,
+                settings.pause_seconds,
             )
             player = speech_player()
             with gr.Accordion("No microphone? Upload a recording", open=False):

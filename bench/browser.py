@@ -13,7 +13,8 @@ Default: Stop is clicked `--stop-after` seconds after the last word. Per lead it
 question with the time from the Stop click to the first sound (page-side timestamps), then the
 word error rate of the page's transcripts next to one-shot transcription of the same files, how
 many first words are right in each, the median and worst Stop-to-first-sound, and the CPU-seconds
-Chromium used per question (from the Record click to the first sound).
+Chromium used per question (from just before the Record click until the answer shows, after
+its first sound).
 
 --hands-free: nobody clicks Stop; "Answer when I pause" ends the recording. Over the ten
 questions plus five with a pause of 0.4 s inside and the same five with 0.6 s, it prints the
@@ -80,7 +81,7 @@ class Asked:
     pause_s: float
     aloud: AskedAloud
     one_shot: str
-    chromium_cpu_s: float  # from before the Record click to the first sound
+    chromium_cpu_s: float  # from before the Record click until the answer shows
 
 
 def chromium_cpu_s() -> float:
@@ -142,7 +143,7 @@ def report_stop(lead_s: float, stop_after_s: float, results: list[Asked]) -> Non
         f"{first_words_right(references, one_shot)}/{len(results)}; Stop ({stop_after_s} s "
         f"after the last word) to first sound: median {statistics.median(times):.2f} s, "
         f"worst {max(times):.2f} s; Chromium {median_cpu_s(results):.2f} CPU-seconds per "
-        f"question (median, Record click to first sound)"
+        f"question (median, Record click until the answer shows)"
     )
 
 

@@ -384,8 +384,9 @@ def first_layers_assistant(model, layers: int = 1):
     return assistant.to(model.device, model.dtype).eval()
 
 
-# The path of OpenAI's transcription API, which vLLM, whisper.cpp's server, faster-whisper
-# servers and OpenAI itself serve: a MAGIC8_ASR_URL ending in it is called that way.
+# The path of OpenAI's transcription API, which vLLM, faster-whisper servers and OpenAI itself
+# serve (whisper.cpp's server too, given that path): a MAGIC8_ASR_URL ending in it is called
+# that way.
 OPENAI_TRANSCRIPTIONS = "/audio/transcriptions"
 
 

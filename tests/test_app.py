@@ -161,6 +161,26 @@ def test_the_recorder_route_answers_hostile_chunks_with_a_message(server, data):
     assert set(reply) == {"error"} and "Please record your question again" in reply["error"]
 
 
+@pytest.mark.parametrize(
+    "recording", [None, "", [], {"recording": "x"}, "f" * 32, "x" * 2_000_000],
+    ids=["none", "empty", "list", "dict", "unknown", "huge"],
+)
+def test_dropping_a_recording_that_is_not_there_changes_nothing(server, recording):
+    route = RecorderRoute(server[0])
+    kept = route.send({"recording": None, "offset": 0, "rate": 16_000, "pcm": ""})["recording"]
+    assert route.drop(recording) == {}
+    assert route.send({"recording": kept, "offset": 0, "rate": 16_000, "pcm": ""})["received"] == 0
+
+
+def test_a_recording_left_for_a_new_question_is_dropped(server):
+    route = RecorderRoute(server[0])
+    left = route.send({"recording": None, "offset": 0, "rate": 16_000, "pcm": ""})["recording"]
+    assert route.drop(left) == {}
+    reply = route.send({"recording": left, "offset": 0, "rate": 16_000, "pcm": ""})
+    assert "Please record your question again" in reply["error"]
+    assert route.drop(left) == {}  # twice: nothing more happens
+
+
 def test_the_recorder_route_adds_a_chunk_sent_twice_once(server, question_wav):
     route = RecorderRoute(server[0])
     samples = decode_question(str(question_wav), max_seconds=30)

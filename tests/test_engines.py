@@ -21,6 +21,7 @@ API_TIMEOUT_S = 20
 
 
 def ask(client: Client, path):
+    """/ask, with a bound past the stage's budget and the offline answer."""
     job = client.submit(handle_file(str(path)), api_name="/ask")
     return job.result(timeout=API_TIMEOUT_S * 2 + 60)
 
@@ -57,6 +58,7 @@ def test_ask_is_answered_through_the_real_engines(
 
 
 def chat_env(url: str) -> dict[str, str | None]:
+    """The app's settings for answering at `url` (transcription stays in the app)."""
     return {"MAGIC8_LLM_URL": url, "MAGIC8_LLM_API_MODEL": ChatServer.model,
             "MAGIC8_API_TIMEOUT": str(API_TIMEOUT_S), "HF_TOKEN": None}
 
@@ -94,4 +96,3 @@ def test_the_chat_server_dying_with_the_question_ends_in_the_offline_answer(
     assert all(word in question.lower() for word in QUESTION_WORDS)
     assert details["notices"] == [f"answered offline: {server.host} could not be reached"]
     assert details["answer"] == "proverb bank" and answer and mp3 is not None
-

