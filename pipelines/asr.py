@@ -417,15 +417,16 @@ class ServedTranscriber:
 
         def call(client: InferenceClient, route: Route) -> str:
             if route.url and speaks_openai_transcriptions(route.url):
-                return _openai_transcription(client, route, wav_path.read_bytes())
+                return _openai_transcription(client, route, wav)
             model = None if route.url else route.service.model  # an endpoint is the client's
             with reading_reply("no text in the answer"):
                 return client.automatic_speech_recognition(wav_path, model=model).text.strip()
 
         # From a .wav path, huggingface_hub sends the bytes with an audio content type.
+        wav = encode_wav(audio, sample_rate)
         with tempfile.TemporaryDirectory(prefix="magic8-asr-") as folder:
             wav_path = Path(folder) / "question.wav"
-            wav_path.write_bytes(encode_wav(audio, sample_rate))
+            wav_path.write_bytes(wav)
             return self.stage.call(call)
 
 

@@ -153,9 +153,7 @@ class Recordings(Generic[R]):
 
     def take(self, recording_id: object) -> LiveQuestion[R]:
         """End the recording `recording_id` and return it. Raises UserFacingError."""
-        with self._lock:
-            known = isinstance(recording_id, str)
-            recording = self._open.pop(recording_id, None) if known else None
+        recording = self._pop(recording_id)
         if recording is None:
             raise UserFacingError(UNKNOWN_RECORDING)
         return recording.live
@@ -163,12 +161,16 @@ class Recordings(Generic[R]):
     def drop(self, recording_id: object) -> None:
         """Drop the recording `recording_id` unanswered, if it is still open (the page asked
         again before its answer took it)."""
-        with self._lock:
-            known = isinstance(recording_id, str)
-            recording = self._open.pop(recording_id, None) if known else None
+        recording = self._pop(recording_id)
         if recording is not None:
             log.info("recording dropped by the page")
             recording.live.close()
+
+    def _pop(self, recording_id: object) -> _Recording[R] | None:
+        """The open recording `recording_id` (whatever the page sent as one), no longer open."""
+        with self._lock:
+            known = isinstance(recording_id, str)
+            return self._open.pop(recording_id, None) if known else None
 
     def drop_abandoned(self) -> None:
         """Drop the recordings nobody needs any more (see the class)."""
